@@ -1,0 +1,111 @@
+#pragma once
+/// Walking several parameter views in lock step, and deterministic blocked reductions.
+///
+/// Views may be cut into segments at different places. `for_each_piece` visits the
+/// longest runs that are contiguous in every view and never cross a multiple of `block`
+/// in the global index. `reduce` accumulates in double, into `lanes` partial sums chosen
+/// by global index and folded into the total once per block, so that
+///   - the result depends only on the values, never on how the views are segmented
+///     (a multi-segment view gives bit-for-bit the result of its concatenation), and
+///   - rounding grows with block + n / block, not with n (10^7 floats: ~1e-13 relative).
+#include <array>
+#include <cstddef>
+#include <tuple>
+
+#include "../error.hpp"
+#include "../params.hpp"
+
+namespace fda::detail {
+
+inline constexpr std::size_t lanes = 8;
+inline constexpr std::size_t block = 4096;
+
+template <class T, class S>
+class cursor {
+ public:
+  explicit cursor(const param_view<T, S>& v) : segments_(v.segments()) {}
+  std::size_t left() const { return segments_[seg_].size() - off_; }
+  T* ptr() const { return segments_[seg_].data() + off_; }
+  void advance(std::size_t n) {
+    off_ += n;
+    if (off_ == segments_[seg_].size()) {
+      ++seg_;
+      off_ = 0;
+    }
+  }
+
+ private:
+  std::span<const std::span<T>> segments_;
+  std::size_t seg_ = 0;
+  std::size_t off_ = 0;
+};
+
+/// Throws unless every view has the size of the first; `names` label them in the message.
+template <class First, class... Rest>
+void require_same_size(const char* function, std::initializer_list<const char*> names,
+                       const First& first, const Rest&... rest) {
+  const std::size_t sizes[] = {first.size(), rest.size()...};
+  std::size_t i = 0;
+  for (const char* name : names) {
+    if (sizes[i] != sizes[0])
+      fail(function, ": '", name, "' has ", sizes[i], " elements but '", *names.begin(), "' has ",
+           sizes[0]);
+    ++i;
+  }
+}
+
+/// Calls f(global_offset, length, pointer_into_each_view...) over contiguous pieces.
+/// The views must have equal sizes (callers check and name them).
+template <class F, class... V>
+void for_each_piece(F&& f, const V&... views) {
+  const std::size_t n = std::get<0>(std::tie(views...)).size();
+  std::tuple cursors{cursor(views)...};
+  for (std::size_t g = 0; g < n;) {
+    std::size_t len = block - g % block;
+    std::apply([&](auto&... c) { ((len = c.left() < len ? c.left() : len), ...); }, cursors);
+    std::apply([&](auto&... c) { f(g, len, c.ptr()...); }, cursors);
+    std::apply([&](auto&... c) { (c.advance(len), ...); }, cursors);
+    g += len;
+  }
+}
+
+inline double lane_sum(const double (&a)[lanes]) {
+  return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
+/// Sums N terms over all elements: term(acc, lane, element_of_each_view...) adds the
+/// element's contributions into acc[k][lane]. Returns the N totals.
+template <std::size_t N, class Term, class... V>
+std::array<double, N> reduce(Term term, const V&... views) {
+  std::array<double, N> total{};
+  alignas(64) double acc[N][lanes] = {};
+  const std::size_t n = std::get<0>(std::tie(views...)).size();
+  for_each_piece(
+      [&](std::size_t g, std::size_t len, auto*... p) {
+        std::size_t j = 0;
+        for (; j < len && (g + j) % lanes != 0; ++j) term(acc, (g + j) % lanes, p[j]...);
+        for (; j + lanes <= len; j += lanes)
+          for (std::size_t l = 0; l < lanes; ++l) term(acc, l, p[j + l]...);
+        for (; j < len; ++j) term(acc, (g + j) % lanes, p[j]...);
+        if ((g + len) % block == 0 || g + len == n) {
+          for (std::size_t k = 0; k < N; ++k) {
+            total[k] += lane_sum(acc[k]);
+            for (auto& a : acc[k]) a = 0.0;
+          }
+        }
+      },
+      views...);
+  return total;
+}
+
+/// Applies f(element_of_each_view...) to every element (element-wise updates).
+template <class F, class... V>
+void for_each_element(F f, const V&... views) {
+  for_each_piece(
+      [&](std::size_t, std::size_t len, auto*... p) {
+        for (std::size_t j = 0; j < len; ++j) f(p[j]...);
+      },
+      views...);
+}
+
+}  // namespace fda::detail
