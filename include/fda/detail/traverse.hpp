@@ -73,29 +73,47 @@ inline double lane_sum(const double (&a)[lanes]) {
   return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/// N running sums kept in `lanes` partial sums each (lane = global index mod lanes),
+/// folded into the totals at every block boundary: the reduction order depends only on
+/// the global index, never on how the data arrived.
+template <std::size_t N>
+struct blocked_sum {
+  std::array<double, N> total{};
+  alignas(64) double acc[N][lanes] = {};
+
+  /// Adds term(acc, lane, p[j]...) for j in [0, len), the elements at global g + j.
+  template <class Term, class... P>
+  void add_piece(std::size_t g, std::size_t len, Term& term, P*... p) {
+    std::size_t j = 0;
+    for (; j < len && (g + j) % lanes != 0; ++j) term(acc, (g + j) % lanes, p[j]...);
+    for (; j + lanes <= len; j += lanes)
+      for (std::size_t l = 0; l < lanes; ++l) term(acc, l, p[j + l]...);
+    for (; j < len; ++j) term(acc, (g + j) % lanes, p[j]...);
+  }
+
+  /// Call after the piece that ends at global index `end` (of `n` in all).
+  void end_piece(std::size_t end, std::size_t n) {
+    if (end % block != 0 && end != n) return;
+    for (std::size_t k = 0; k < N; ++k) {
+      total[k] += lane_sum(acc[k]);
+      for (auto& a : acc[k]) a = 0.0;
+    }
+  }
+};
+
 /// Sums N terms over all elements: term(acc, lane, element_of_each_view...) adds the
 /// element's contributions into acc[k][lane]. Returns the N totals.
 template <std::size_t N, class Term, class... V>
 std::array<double, N> reduce(Term term, const V&... views) {
-  std::array<double, N> total{};
-  alignas(64) double acc[N][lanes] = {};
+  blocked_sum<N> sum;
   const std::size_t n = std::get<0>(std::tie(views...)).size();
   for_each_piece(
       [&](std::size_t g, std::size_t len, auto*... p) {
-        std::size_t j = 0;
-        for (; j < len && (g + j) % lanes != 0; ++j) term(acc, (g + j) % lanes, p[j]...);
-        for (; j + lanes <= len; j += lanes)
-          for (std::size_t l = 0; l < lanes; ++l) term(acc, l, p[j + l]...);
-        for (; j < len; ++j) term(acc, (g + j) % lanes, p[j]...);
-        if ((g + len) % block == 0 || g + len == n) {
-          for (std::size_t k = 0; k < N; ++k) {
-            total[k] += lane_sum(acc[k]);
-            for (auto& a : acc[k]) a = 0.0;
-          }
-        }
+        sum.add_piece(g, len, term, p...);
+        sum.end_piece(g + len, n);
       },
       views...);
-  return total;
+  return sum.total;
 }
 
 /// Applies f(element_of_each_view...) to every element (element-wise updates).
