@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: seeded random vectors and brute-force references.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>

@@ -2,6 +2,7 @@
 /// Errors raised by fda. Every message names the function or field and the offending
 /// value, so a user can fix the call without a debugger.
 #include <cmath>
+#include <cstddef>
 #include <sstream>
 #include <stdexcept>
 #include <string>

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <ranges>
 #include <span>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -67,14 +68,14 @@ class param_view {
     size_ += s.size();
   }
 
-  /// Element i of the concatenation (linear search over segments: for tests and tools,
-  /// not for kernels).
+  /// Element i of the concatenation (a linear search over segments: for tests and tools,
+  /// not for kernels). Throws std::out_of_range past the end.
   T& operator[](std::size_t i) const {
     for (auto s : segments_) {
       if (i < s.size()) return s[i];
       i -= s.size();
     }
-    return segments_.back()[segments_.back().size()];  // out of range: like std::span
+    throw std::out_of_range("fda::param_view: index past the end of the view");
   }
 
  private:
@@ -82,8 +83,10 @@ class param_view {
   std::size_t size_ = 0;
 };
 
-/// Customization point for third-party types: specialise with
-/// `static auto view(Type&)` returning anything `fda::view` accepts.
+/// Customization point for third-party types: specialise with `static auto view(Type&)`
+/// (and `view(const Type&)`, for const objects) returning anything `fda::view` accepts,
+/// and `static constexpr bool borrowed = true` when Type does not own its elements (so a
+/// temporary of it may be viewed).
 template <class Type, class Enable = void>
 struct param_access {};
 
@@ -119,10 +122,11 @@ concept nested_range = std::ranges::input_range<R> && !real_contiguous_range<R> 
 template <class X>
 constexpr view_kind kind_of() {
   using bare = std::remove_cv_t<X>;
+  // An explicit customization wins over the generic range rules.
   if constexpr (is_param_view<bare>::value) return view_kind::param_view;
-  else if constexpr (real_contiguous_range<X&>) return view_kind::contiguous;
   else if constexpr (has_param_access<X>) return view_kind::access;
   else if constexpr (has_adl_view<X>) return view_kind::adl;
+  else if constexpr (real_contiguous_range<X&>) return view_kind::contiguous;
   else if constexpr (std::ranges::input_range<X&>) {
     using ref = std::remove_reference_t<std::ranges::range_reference_t<X&>>;
     if constexpr (!std::same_as<std::remove_cv_t<ref>, bare> && kind_of<ref>() != view_kind::none)
@@ -135,6 +139,16 @@ constexpr view_kind kind_of() {
 
 template <class>
 inline constexpr bool always_false = false;
+
+/// Whether a temporary X may be viewed: true for non-owning types (std::span, Eigen::Map).
+/// A param_access specialization says so with `static constexpr bool borrowed`.
+template <class X>
+constexpr bool borrowed_params() {
+  if constexpr (requires { param_access<X>::borrowed; })
+    return param_access<X>::borrowed;
+  else
+    return std::ranges::enable_borrowed_range<X>;
+}
 
 }  // namespace detail
 
@@ -162,8 +176,7 @@ auto view(X&& x) {
   } else if constexpr (kind == detail::view_kind::param_view) {
     return std::remove_cv_t<bare>(x);
   } else {
-    static_assert(std::is_lvalue_reference_v<X> || std::ranges::borrowed_range<bare> ||
-                      kind == detail::view_kind::access || kind == detail::view_kind::adl,
+    static_assert(std::is_lvalue_reference_v<X> || detail::borrowed_params<std::remove_cv_t<bare>>(),
                   "fda::view: the argument is a temporary container; the view would dangle. "
                   "Keep the container in a variable and view that.");
     if constexpr (kind == detail::view_kind::contiguous) {

@@ -42,16 +42,13 @@ class cursor {
 
 /// Throws unless every view has the size of the first; `names` label them in the message.
 template <class First, class... Rest>
-void require_same_size(const char* function, std::initializer_list<const char*> names,
+void require_same_size(const char* function, const std::array<const char*, 1 + sizeof...(Rest)>& names,
                        const First& first, const Rest&... rest) {
   const std::size_t sizes[] = {first.size(), rest.size()...};
-  std::size_t i = 0;
-  for (const char* name : names) {
+  for (std::size_t i = 1; i < names.size(); ++i)
     if (sizes[i] != sizes[0])
-      fail(function, ": '", name, "' has ", sizes[i], " elements but '", *names.begin(), "' has ",
+      fail(function, ": '", names[i], "' has ", sizes[i], " elements but '", names[0], "' has ",
            sizes[0]);
-    ++i;
-  }
 }
 
 /// Calls f(global_offset, length, pointer_into_each_view...) over contiguous pieces.

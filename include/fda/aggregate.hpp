@@ -1,0 +1,9 @@
+#pragma once
+/// What a sync computes: every aggregator (see aggregate/aggregator.hpp for the protocol).
+///   mean, weighted_mean          x ← avg                               (FedAvg)
+///   fedavgm                      m ← β m + Δ; x ← x + η m               (server momentum)
+///   fedadagrad, fedadam, fedyogi x ← x + η m / (sqrt(v) + τ)            (Reddi et al. 2021)
+#include "aggregate/aggregator.hpp"
+#include "aggregate/fedavgm.hpp"
+#include "aggregate/fedopt.hpp"
+#include "aggregate/mean.hpp"

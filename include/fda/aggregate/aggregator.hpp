@@ -1,0 +1,92 @@
+#pragma once
+/// What a sync computes: the aggregator concept and the pieces every aggregator shares.
+///
+/// An aggregator is a small config struct A (designated initializers welcome) with
+///   - `typename A::template state<T>` for T = float or double (the parameter type),
+///     constructible as `state<T>(const A& config, std::size_t dim)`; the constructor
+///     validates the config and the state keeps the server's per-element memory (m, v);
+///   - `state.apply(x, avg)`: x is the global model w0 (updated in place), avg the
+///     (possibly sample-weighted) mean of the workers' models; with Δ = avg - x the
+///     aggregator updates x in one fused pass. apply is deterministic, so every rank may
+///     run it redundantly after an all-reduce and all end with the same x.
+/// `weights_by_samples(a)` says whether the trainer must weight the mean by sample counts.
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "../detail/traverse.hpp"
+#include "../error.hpp"
+#include "../params.hpp"
+
+namespace fda {
+
+/// True when avg must be the mean weighted by the workers' sample counts n_k:
+/// an aggregator opts in with a member `weighted` (a field, or a static constant).
+template <class A>
+constexpr bool weights_by_samples(const A& a) noexcept {
+  if constexpr (requires { a.weighted; })
+    return static_cast<bool>(a.weighted);
+  else
+    return false;
+}
+
+namespace detail {
+
+template <class A>
+concept has_server_state = requires {
+  typename A::template state<float>;
+  typename A::template state<double>;
+};
+
+template <class A, class T>
+concept server_state_for =
+    std::constructible_from<typename A::template state<T>, const A&, std::size_t> &&
+    requires(typename A::template state<T>& s, std::vector<T>& x, const std::vector<T>& avg,
+             param_view<T> px) {
+      s.apply(x, avg);
+      s.apply(px, avg);
+    };
+
+}  // namespace detail
+
+/// A server aggregation rule (mean, weighted_mean, fedavgm, fedadagrad, fedadam, fedyogi, ...).
+template <class A>
+concept aggregator = std::is_class_v<A> && std::copy_constructible<A> &&
+                     detail::has_server_state<A> && detail::server_state_for<A, float> &&
+                     detail::server_state_for<A, double>;
+
+namespace detail {
+
+/// Throws unless 0 <= value < 1 (momentum and decay rates).
+inline void require_fraction(const char* where, double value) {
+  if (!(value >= 0.0 && value < 1.0))
+    fail(where, " = ", value, " is invalid: it must be in [0, 1)");
+}
+
+/// Rounds a double result into a parameter or state element.
+template <class E>
+void store(E& e, double value) {
+  e = static_cast<E>(value);
+}
+
+/// The one fused pass of every apply: checks that x, avg and the state agree in size
+/// (naming them), then calls f(x_i, avg_i, s_i...) on every element, with s = the state's
+/// vectors (m, v, ...) in order.
+template <class F, class X, class Avg, class... S>
+void server_pass(const char* who, std::size_t dim, F f, X& x, const Avg& avg,
+                 std::vector<S>&... s) {
+  const auto& vx = as_view(x);
+  const auto& va = as_view(avg);
+  static_assert(!std::is_const_v<typename std::remove_cvref_t<decltype(vx)>::element_type>,
+                "fda aggregator: apply(x, avg) updates x in place; pass a mutable model");
+  require_same_size(who, {"x", "avg"}, vx, va);
+  if (vx.size() != dim)
+    fail(who, ": 'x' has ", vx.size(), " elements but the aggregator state was made for dim = ",
+         dim);
+  for_each_element(f, vx, va, param_view<S>(std::span<S>(s))...);
+}
+
+}  // namespace detail
+}  // namespace fda

@@ -1,0 +1,41 @@
+#pragma once
+/// Plain averaging (FedAvg): x ← x + Δ = avg.
+#include <cstddef>
+
+#include "aggregator.hpp"
+
+namespace fda {
+
+namespace detail {
+/// x ← avg; no server memory.
+template <class T>
+class mean_state {
+ public:
+  mean_state(const auto& /*config*/, std::size_t dim) : dim_(dim) {}
+
+  template <viewable X, viewable Avg>
+  void apply(X&& x, const Avg& avg) {
+    server_pass(
+        "fda::mean", dim_, [](auto& xi, auto ai) { store(xi, double(ai)); }, x, avg);
+  }
+
+ private:
+  std::size_t dim_;
+};
+}  // namespace detail
+
+/// FedAvg: the new global model is the workers' plain mean, x ← (1/K) Σ_k w_k.
+struct mean {
+  template <class T>
+  using state = detail::mean_state<T>;
+};
+
+/// FedAvg with the mean weighted by sample counts: x ← Σ_k n_k w_k / Σ_k n_k.
+/// The update is the same; only the trainer's mean differs (weights_by_samples is true).
+struct weighted_mean {
+  static constexpr bool weighted = true;
+  template <class T>
+  using state = detail::mean_state<T>;
+};
+
+}  // namespace fda

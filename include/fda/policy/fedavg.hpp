@@ -1,0 +1,30 @@
+#pragma once
+/// FedAvg's schedule: a sync every E local epochs (E · steps_per_epoch local steps).
+/// The aggregation (plain mean, or a server optimizer for FedOpt) is chosen separately.
+#include <string_view>
+
+#include "schedule.hpp"
+
+namespace fda {
+
+struct fedavg {
+  static constexpr std::string_view name = "fedavg";
+  std::size_t local_epochs = 1;  ///< E
+
+  template <class T>
+  struct monitor : detail::schedule_monitor {
+    monitor(const fedavg& p, const run_info& info)
+        : schedule_monitor(name.data(), info, round_steps(p, info)) {}
+
+   private:
+    static std::size_t round_steps(const fedavg& p, const run_info& info) {
+      detail::require_at_least("fda::fedavg: local_epochs", p.local_epochs, 1);
+      if (info.steps_per_epoch == 0)
+        detail::fail("fda::fedavg: steps_per_epoch = 0 is invalid: FedAvg's round is measured "
+                     "in epochs, so the run must say how many steps an epoch has");
+      return p.local_epochs * info.steps_per_epoch;
+    }
+  };
+};
+
+}  // namespace fda

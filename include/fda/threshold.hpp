@@ -1,0 +1,105 @@
+#pragma once
+/// Variance thresholds Θ: fixed, or adaptive after FDA-Opt (fda-spec.md §4).
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <variant>
+
+#include "error.hpp"
+
+namespace fda {
+
+/// A fixed Θ chosen by the user (it grows with the model: the paper used 0.5–7 for
+/// LeNet-5). A plain double converts to one.
+struct fixed {
+  double value = 1.0;
+};
+
+/// Θ that tunes itself (FDA-Opt). The first round has a fixed length to calibrate; after
+/// each sync with exact variance Var_r after a round of τ_r steps,
+///     Θ_next = (τ_target / τ_r) · Var_r,    τ_target = target_fraction · max_round,
+/// and a round of max_round steps forces a sync. 0 means "derive from the epoch":
+/// first_round = 1 local epoch, max_round = 4 local epochs.
+struct adaptive {
+  std::size_t first_round = 0;
+  std::size_t max_round = 0;
+  double target_fraction = 0.5;
+};
+
+/// Either kind of threshold; `linear_fda{.theta = 2.5}` and `{.theta = fda::adaptive{}}`
+/// both work. The choice is consulted once per check, never per element.
+class threshold {
+ public:
+  threshold(double value) : threshold(fixed{value}) {}
+  threshold(fixed f) : kind_(f) { detail::require_non_negative("fda::fixed: theta", f.value); }
+  threshold(adaptive a) : kind_(a) {
+    if (!(a.target_fraction > 0.0 && a.target_fraction <= 1.0))
+      detail::fail("fda::adaptive: target_fraction = ", a.target_fraction,
+                   " is invalid: it must be in (0, 1]");
+  }
+
+  bool is_adaptive() const noexcept { return std::holds_alternative<adaptive>(kind_); }
+  const adaptive* as_adaptive() const noexcept { return std::get_if<adaptive>(&kind_); }
+  const fixed* as_fixed() const noexcept { return std::get_if<fixed>(&kind_); }
+
+ private:
+  std::variant<fixed, adaptive> kind_;
+};
+
+namespace detail {
+
+/// The run-time side of a threshold: the current Θ and the round-length rules.
+class threshold_state {
+ public:
+  threshold_state(const char* where, const threshold& t, std::size_t steps_per_epoch) {
+    if (const fixed* f = t.as_fixed()) {
+      require_non_negative(concat(where, ": theta").c_str(), f->value);
+      theta_ = f->value;
+      return;
+    }
+    const adaptive a = *t.as_adaptive();
+    if ((a.first_round == 0 || a.max_round == 0) && steps_per_epoch == 0)
+      fail(where, ": an adaptive theta needs steps_per_epoch > 0, or explicit first_round and "
+                  "max_round");
+    adaptive_ = true;
+    first_round_ = a.first_round ? a.first_round : steps_per_epoch;
+    max_round_ = a.max_round ? a.max_round : 4 * steps_per_epoch;
+    target_ = a.target_fraction * double(max_round_);
+    if (target_ < 1.0)
+      fail(where, ": adaptive target round = ", target_, " steps is invalid: it must be >= 1");
+    theta_ = std::numeric_limits<double>::infinity();  // first round: calibrate
+  }
+
+  double theta() const noexcept { return theta_; }
+  bool is_adaptive() const noexcept { return adaptive_; }
+  /// The adaptive first round runs with no monitoring at all.
+  bool calibrating() const noexcept { return adaptive_ && !calibrated_; }
+
+  /// True when the round must end now whatever the estimate says.
+  bool forces_sync(std::size_t steps_in_round) const noexcept {
+    if (!adaptive_) return false;
+    return steps_in_round >= (calibrated_ ? max_round_ : first_round_);
+  }
+
+  /// After a sync: the exact variance at sync time and the round's length in steps.
+  void on_sync(double variance, std::size_t round_steps) {
+    if (!adaptive_) return;
+    calibrated_ = true;
+    // A round with no variance tells nothing about its growth rate: keep Θ.
+    if (std::isfinite(variance) && variance > 0.0 && round_steps > 0)
+      theta_ = target_ / double(round_steps) * variance;
+    else if (!std::isfinite(theta_))
+      theta_ = 0.0;
+  }
+
+ private:
+  double theta_ = 0.0;
+  bool adaptive_ = false;
+  bool calibrated_ = false;
+  std::size_t first_round_ = 0;
+  std::size_t max_round_ = 0;
+  double target_ = 0.0;
+};
+
+}  // namespace detail
+}  // namespace fda

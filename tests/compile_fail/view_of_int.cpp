@@ -1,0 +1,7 @@
+// Must not compile: fda::view of ints fails with one readable static_assert.
+#include <fda/params.hpp>
+
+int main() {
+  std::vector<int> v{1, 2, 3};
+  return int(fda::view(v).size());
+}

@@ -1,0 +1,293 @@
+#include <fda/policy.hpp>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "support.hpp"
+
+namespace {
+
+/// K workers' parameters w_k = w0 + u_k, and the brute-force variance in long double.
+struct drift_set {
+  std::vector<float> w0;
+  std::vector<std::vector<float>> w;
+
+  std::size_t dim() const { return w0.size(); }
+  std::size_t workers() const { return w.size(); }
+
+  /// Var = (1/K) Σ ||w_k - w̄||², straight from the definition.
+  long double brute_variance() const {
+    const std::size_t k = workers(), d = dim();
+    long double var = 0;
+    for (std::size_t i = 0; i < d; ++i) {
+      long double mean = 0;
+      for (const auto& wk : w) mean += wk[i];
+      mean /= k;
+      for (const auto& wk : w) var += (wk[i] - mean) * (wk[i] - mean);
+    }
+    return var / k;
+  }
+  /// S1 = (1/K) Σ ||u_k||² and ||ū||², in long double.
+  std::pair<long double, long double> s1_and_mean_sq() const {
+    long double s1 = 0, mean_sq = 0;
+    for (std::size_t i = 0; i < dim(); ++i) {
+      long double mean = 0;
+      for (const auto& wk : w) {
+        const long double u = (long double)wk[i] - w0[i];
+        s1 += u * u;
+        mean += u;
+      }
+      mean /= workers();
+      mean_sq += mean * mean;
+    }
+    return {s1 / workers(), mean_sq};
+  }
+};
+
+enum class shape { random, equal, opposite, outlier };
+
+drift_set make_set(shape s, std::size_t k, std::size_t d, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g;
+  drift_set set;
+  set.w0 = fda_test::gaussian(d, seed + 1);
+  std::vector<double> common(d);
+  for (auto& c : common) c = g(rng) * 0.1;
+  for (std::size_t j = 0; j < k; ++j) {
+    std::vector<float> wk(d);
+    for (std::size_t i = 0; i < d; ++i) {
+      double u = common[i];
+      if (s == shape::random) u += 0.05 * g(rng);
+      if (s == shape::opposite) u = (j % 2 ? -1.0 : 1.0) * (j + 1 == k && k % 2 ? 0.0 : common[i]);
+      if (s == shape::outlier) u += (j == 0 ? 1000.0 : 0.01) * g(rng);
+      wk[i] = float(set.w0[i] + u);
+    }
+    set.w.push_back(std::move(wk));
+  }
+  return set;
+}
+
+/// Runs one check of policy P on the set: every worker's local state, summed in rank
+/// order, then decide. Returns the estimate H.
+template <class P>
+double estimate(P policy, const drift_set& set, std::uint64_t seed = 1) {
+  const fda::run_info info{.dim = set.dim(), .workers = set.workers(), .seed = seed};
+  typename P::template monitor<float> m(policy, info);
+  std::vector<double> state(m.state_size()), summed(m.state_size(), 0.0);
+  for (std::size_t k = 0; k < set.workers(); ++k) {
+    m.local_state(set.w[k], set.w0, state);
+    fda::check_local_state(m, P::name, k, state);
+    for (std::size_t i = 0; i < state.size(); ++i) summed[i] += state[i];
+  }
+  return m.decide(summed, 1).estimate;
+}
+
+constexpr double never = 1e300;  // a Θ no estimate reaches: we only read H
+
+}  // namespace
+
+TEST_CASE("the variance identity: (1/K) Σ||w_k - w̄||² = (1/K) Σ||u_k||² - ||ū||²") {
+  for (std::size_t k : {1, 2, 5, 33})
+    for (auto s : {shape::random, shape::equal, shape::opposite, shape::outlier}) {
+      const auto set = make_set(s, k, 2000, 10 * k + std::size_t(s));
+      const auto [s1, mean_sq] = set.s1_and_mean_sq();
+      const long double var = set.brute_variance();
+      CHECK(double(std::fabs(var - (s1 - mean_sq))) <= 1e-12 * double(s1) + 1e-30);
+    }
+}
+
+TEST_CASE("naive >= linear >= exact = brute-force variance, on random and adversarial sets") {
+  std::uint64_t seed = 100;
+  for (std::size_t k : {1, 2, 3, 8, 17, 64})
+    for (std::size_t d : {1, 10, 1000, 100'000})
+      for (auto s : {shape::random, shape::equal, shape::opposite, shape::outlier}) {
+        if (k * d > 2'000'000) continue;  // keeps the brute force quick
+        const auto set = make_set(s, k, d, ++seed);
+        const double naive = estimate(fda::naive_fda{.theta = never}, set);
+        const double linear = estimate(fda::linear_fda{.theta = never}, set, seed);
+        const double exact = estimate(fda::exact_variance{.theta = never}, set);
+        const double brute = double(set.brute_variance());
+        const double tol = 1e-9 * naive + 1e-300;  // rounding, relative to S1
+        INFO("K = " << k << ", d = " << d << ", shape " << int(s) << ": naive " << naive
+                    << ", linear " << linear << ", exact " << exact << ", brute " << brute);
+        CHECK(naive >= linear - tol);
+        CHECK(linear >= exact - tol);
+        CHECK(std::fabs(exact - brute) <= tol);
+        CHECK(linear >= brute - tol);
+      }
+}
+
+TEST_CASE("LinearFDA is tight when ξ points along ū, and ξ follows the last global step") {
+  const auto set = make_set(shape::random, 8, 5000, 7);
+  fda::linear_fda::monitor<float> m(fda::linear_fda{.theta = never}, {.dim = 5000, .workers = 8});
+  // A global step from w0 to w0 + ū makes ξ = ū / ||ū||.
+  std::vector<float> moved(set.w0);
+  for (std::size_t i = 0; i < moved.size(); ++i) {
+    double mean = 0;
+    for (const auto& wk : set.w) mean += double(wk[i]) - set.w0[i];
+    moved[i] = float(set.w0[i] + mean / 8);
+  }
+  m.on_sync(moved, set.w0, {});
+  std::vector<double> state(2), summed(2, 0.0);
+  for (const auto& wk : set.w) {
+    m.local_state(wk, set.w0, state);
+    summed[0] += state[0];
+    summed[1] += state[1];
+  }
+  const double tight = m.decide(summed, 1).estimate;
+  const double exact = double(set.brute_variance());
+  const double random_xi = estimate(fda::linear_fda{.theta = never}, set);
+  CHECK(tight >= exact * (1 - 1e-6));
+  CHECK(tight <= exact * (1 + 1e-3));  // ξ is rounded (ū is rounded to float in `moved`)
+  const double naive = estimate(fda::naive_fda{.theta = never}, set);
+  CHECK(naive - random_xi < 0.01 * (naive - exact));  // a random direction barely sees ū
+}
+
+TEST_CASE("SketchFDA: H >= Var in most random trials, more often at greater depth") {
+  const std::size_t k = 8, d = 4000, trials = 1000;
+  for (std::size_t depth : {5, 7, 9}) {
+    std::size_t holds = 0;
+    for (std::size_t t = 0; t < trials; ++t) {
+      const auto set = make_set(shape::random, k, d, 5000 + t);
+      const double h = estimate(fda::sketch_fda{.theta = never, .depth = depth}, set, t * 7919);
+      holds += h >= double(set.brute_variance());
+    }
+    const double fraction = double(holds) / trials;
+    WARN("SketchFDA depth " << depth << ", width 250: H >= Var in " << fraction
+                            << " of " << trials << " trials (theory at depth 5: about 0.92)");
+    if (depth == 5) CHECK(fraction >= 0.88);
+    if (depth == 9) CHECK(fraction >= 0.93);
+  }
+}
+
+TEST_CASE("a fixed threshold syncs exactly when the estimate exceeds it") {
+  const auto set = make_set(shape::random, 4, 1000, 3);
+  const double h = estimate(fda::naive_fda{.theta = never}, set);
+  CHECK(h > 0);
+  fda::naive_fda::monitor<float> below(fda::naive_fda{.theta = h * 1.001}, {.dim = 1000, .workers = 4});
+  fda::naive_fda::monitor<float> above(fda::naive_fda{.theta = h * 0.999}, {.dim = 1000, .workers = 4});
+  const std::vector<double> summed{h * 4};
+  CHECK_FALSE(below.decide(summed, 5).sync);
+  CHECK(above.decide(summed, 5).sync);
+  CHECK(below.decide(summed, 5).estimate == Approx(h));
+  CHECK_FALSE(below.decide({}, 1000000).sync);  // a fixed Θ never forces a sync
+}
+
+TEST_CASE("max-drift syncs when any worker's own drift exceeds Θ") {
+  auto set = make_set(shape::random, 6, 500, 4);
+  const double own0 = fda::sq_distance(set.w[0], set.w0);
+  double largest = 0;
+  for (const auto& wk : set.w) largest = std::max(largest, fda::sq_distance(wk, set.w0));
+  CHECK(estimate(fda::max_drift{.theta = largest * 1.01}, set) == 0.0);
+  CHECK(estimate(fda::max_drift{.theta = largest * 0.99}, set) >= 1.0);
+  CHECK(estimate(fda::max_drift{.theta = 0.0}, set) == 6.0);
+  CHECK(own0 > 0);
+}
+
+TEST_CASE("the monitoring cadence checks every m steps of a round") {
+  fda::linear_fda::monitor<float> m(fda::linear_fda{.theta = 1.0},
+                                    {.dim = 10, .workers = 2, .check_every = 3});
+  CHECK_FALSE(m.checks_at(1));
+  CHECK_FALSE(m.checks_at(2));
+  CHECK(m.checks_at(3));
+  CHECK(m.checks_at(6));
+  CHECK_FALSE(m.checks_at(7));
+}
+
+TEST_CASE("adaptive Θ: a calibration round, then Θ = (τ_target / τ_r) · Var_r, and a maximal round") {
+  std::vector<float> a(10, 0.0f), b(10, 1.0f);
+  fda::naive_fda::monitor<float> m(
+      fda::naive_fda{.theta = fda::adaptive{.first_round = 20, .max_round = 100}},
+      {.dim = 10, .workers = 2});
+  CHECK(std::isinf(m.theta()));
+  CHECK_FALSE(m.checks_at(1));  // no monitoring while calibrating
+  CHECK_FALSE(m.decide({}, 19).sync);
+  CHECK(m.decide({}, 20).sync);
+  m.on_sync(b, a, {.variance = 3.0, .round_steps = 20});
+  CHECK(m.theta() == Approx(50.0 / 20.0 * 3.0));  // τ_target = 0.5 · 100
+  CHECK(m.checks_at(1));
+  const std::vector<double> small{2.0 * 7.0};  // H = 7 < Θ = 7.5
+  CHECK_FALSE(m.decide(small, 99).sync);
+  CHECK(m.decide(small, 100).sync);  // the maximal round forces it
+  m.on_sync(b, a, {.variance = 1.0, .round_steps = 100});
+  CHECK(m.theta() == Approx(0.5));
+  m.on_sync(b, a, {.variance = 0.0, .round_steps = 10});  // no information: keep Θ
+  CHECK(m.theta() == Approx(0.5));
+
+  // Defaults derive from the epoch: calibrate for one epoch, rounds of at most 4 epochs.
+  fda::linear_fda::monitor<float> e(fda::linear_fda{}, {.dim = 10, .workers = 2, .steps_per_epoch = 30});
+  CHECK_FALSE(e.decide({}, 29).sync);
+  CHECK(e.decide({}, 30).sync);
+  e.on_sync(b, a, {.variance = 2.0, .round_steps = 30});
+  CHECK(e.theta() == Approx(60.0 / 30.0 * 2.0));
+  CHECK(e.decide({}, 120).sync);
+}
+
+TEST_CASE("the classic schedules: synchronous, periodic, FedAvg") {
+  const fda::run_info info{.dim = 5, .workers = 3, .steps_per_epoch = 7};
+  fda::synchronous::monitor<float> s(fda::synchronous{}, info);
+  fda::periodic::monitor<float> p(fda::periodic{.every = 4}, info);
+  fda::fedavg::monitor<float> f(fda::fedavg{.local_epochs = 2}, info);
+  CHECK(s.decide({}, 1).sync);
+  CHECK_FALSE(p.decide({}, 3).sync);
+  CHECK(p.decide({}, 4).sync);
+  CHECK_FALSE(f.decide({}, 13).sync);
+  CHECK(f.decide({}, 14).sync);
+  for (std::size_t step = 1; step < 20; ++step) CHECK_FALSE((s.checks_at(step) || p.checks_at(step) || f.checks_at(step)));
+}
+
+TEST_CASE("each policy reports the cost-model bytes of its local state") {
+  const fda::run_info info{.dim = 1000, .workers = 4, .steps_per_epoch = 10};
+  CHECK(fda::synchronous::monitor<float>({}, info).state_bytes() == 0);
+  CHECK(fda::periodic::monitor<float>({}, info).state_bytes() == 0);
+  CHECK(fda::fedavg::monitor<float>({}, info).state_bytes() == 0);
+  CHECK(fda::naive_fda::monitor<float>({}, info).state_bytes() == 4);
+  CHECK(fda::linear_fda::monitor<float>({}, info).state_bytes() == 8);
+  CHECK(fda::sketch_fda::monitor<float>({}, info).state_bytes() == 4 * (1 + 5 * 250));
+  CHECK(fda::sketch_fda::monitor<float>({.depth = 7, .width = 100}, info).state_bytes() == 4 * 701);
+  CHECK(fda::exact_variance::monitor<float>({}, info).state_bytes() == 4 * 1001);
+  CHECK(fda::max_drift::monitor<float>({}, info).state_bytes() == 1);
+}
+
+TEST_CASE("policies satisfy the protocol the trainer compiles against") {
+  STATIC_REQUIRE(fda::sync_policy<fda::synchronous>);
+  STATIC_REQUIRE(fda::sync_policy<fda::periodic>);
+  STATIC_REQUIRE(fda::sync_policy<fda::fedavg>);
+  STATIC_REQUIRE(fda::sync_policy<fda::naive_fda>);
+  STATIC_REQUIRE(fda::sync_policy<fda::linear_fda, double>);
+  STATIC_REQUIRE(fda::sync_policy<fda::sketch_fda>);
+  STATIC_REQUIRE(fda::sync_policy<fda::exact_variance>);
+  STATIC_REQUIRE(fda::sync_policy<fda::max_drift>);
+  STATIC_REQUIRE_FALSE(fda::sync_policy<int>);
+  STATIC_REQUIRE_FALSE(fda::sync_policy<std::vector<float>>);
+}
+
+TEST_CASE("bad configurations and states are rejected, naming the field and the value") {
+  const fda::run_info info{.dim = 10, .workers = 2};
+  CHECK_THROWS_WITH(fda::linear_fda{.theta = -1.0}, Catch::Contains("theta = -1"));
+  CHECK_THROWS_WITH(fda::naive_fda{.theta = std::nan("")}, Catch::Contains("theta = nan"));
+  CHECK_THROWS_WITH(fda::linear_fda::monitor<float>({.theta = 1.0}, {.dim = 10, .workers = 0}),
+                    Catch::Contains("workers = 0"));
+  CHECK_THROWS_WITH(fda::naive_fda::monitor<float>({.theta = 1.0}, {.dim = 0, .workers = 2}),
+                    Catch::Contains("dim = 0"));
+  CHECK_THROWS_WITH(fda::naive_fda::monitor<float>({.theta = 1.0}, {.dim = 3, .workers = 2, .check_every = 0}),
+                    Catch::Contains("check_every = 0"));
+  CHECK_THROWS_WITH(fda::sketch_fda::monitor<float>({.theta = 1.0, .depth = 0}, info), Catch::Contains("depth = 0"));
+  CHECK_THROWS_WITH(fda::sketch_fda::monitor<float>({.theta = 1.0, .width = 1}, info), Catch::Contains("width = 1"));
+  CHECK_THROWS_WITH(fda::periodic::monitor<float>({.every = 0}, info), Catch::Contains("every = 0"));
+  CHECK_THROWS_WITH(fda::fedavg::monitor<float>({.local_epochs = 1}, info), Catch::Contains("steps_per_epoch = 0"));
+  CHECK_THROWS_WITH(fda::linear_fda::monitor<float>({}, info), Catch::Contains("adaptive theta needs steps_per_epoch"));
+  CHECK_THROWS_WITH(fda::threshold(fda::adaptive{.target_fraction = 2.0}), Catch::Contains("target_fraction = 2"));
+
+  fda::linear_fda::monitor<float> m({.theta = 1.0}, info);
+  std::vector<float> w(10, 1.0f), w0(10, 0.0f);
+  std::vector<double> state(2);
+  w[4] = std::nanf("");
+  m.local_state(w, w0, state);
+  CHECK_THROWS_WITH(fda::check_local_state(m, fda::linear_fda::name, 3, state),
+                    Catch::Contains("worker 3") && Catch::Contains("'sq_norm'"));
+  CHECK_THROWS_AS(m.decide(state, 1), fda::numeric_error);
+  std::vector<float> short_w(9);
+  CHECK_THROWS_WITH(m.local_state(short_w, w0, state), Catch::Contains("'w0' has 10 elements but 'w' has 9"));
+}
