@@ -9,3 +9,8 @@
 #include "policy.hpp"
 #include "sketch.hpp"
 #include "threshold.hpp"
+#include "callbacks/callback.hpp"
+#include "comm/local_cluster.hpp"
+#include "options.hpp"
+#include "train.hpp"
+#include "worker.hpp"

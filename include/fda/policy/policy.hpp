@@ -9,7 +9,7 @@
 ///   every step s of a round (s = 1, 2, ...), on every worker:
 ///     if m.checks_at(s):  m.local_state(w, w0, state)    // state_size() doubles
 ///                         summed = all-reduce-sum(state)  // over the K workers
-///     d = m.decide(summed or empty, s)                    // identical on every worker
+///     d = m.decide(summed or empty, s)                    // const; identical on every worker
 ///     if d.sync: ...aggregate...; m.on_sync(new_w0, old_w0, {Var at sync, s})
 ///
 /// Every local state is a sum over workers, so one all-reduce-sum serves all policies.
@@ -75,22 +75,23 @@ concept sync_policy = requires { typename P::template monitor<T>; } &&
       { cm.state_bytes() } -> std::same_as<std::size_t>;
       { cm.checks_at(std::size_t{}) } -> std::same_as<bool>;
       cm.local_state(v, v, out);
-      { m.decide(summed, std::size_t{}) } -> std::same_as<decision>;
+      { cm.decide(summed, std::size_t{}) } -> std::same_as<decision>;
       m.on_sync(v, v, sync_info{});
       { cm.theta() } -> std::same_as<double>;
       { cm.field_name(std::size_t{}) } -> std::convertible_to<std::string_view>;
     };
 
 /// Throws fda::numeric_error unless every value of a worker's local state is finite,
-/// naming the worker, the policy and the field.
+/// naming the worker, the step (when known), the policy and the field.
 template <class Monitor>
 void check_local_state(const Monitor& m, std::string_view policy, std::size_t worker,
-                       std::span<const double> state) {
+                       std::span<const double> state, std::size_t step = 0) {
   for (std::size_t i = 0; i < state.size(); ++i)
     if (!std::isfinite(state[i]))
-      throw numeric_error(detail::concat("fda: worker ", worker, " sent a local state whose field '",
-                                         m.field_name(i), "' (", policy, ", index ", i, ") is ",
-                                         state[i], ": its parameters hold NaN or Inf"));
+      throw numeric_error(detail::concat(
+          "fda: worker ", worker, step ? detail::concat(" at step ", step) : std::string(),
+          " sent a local state whose field '", m.field_name(i), "' (", policy, ", index ", i,
+          ") is ", state[i], ": its parameters hold NaN or Inf"));
 }
 
 }  // namespace fda

@@ -41,7 +41,7 @@ class threshold_monitor {
     estimator_.local_state(as_view(w), as_view(w0), out, theta_.theta());
   }
 
-  decision decide(std::span<const double> summed, std::size_t steps_in_round) {
+  decision decide(std::span<const double> summed, std::size_t steps_in_round) const {
     decision d;
     if (!summed.empty()) {
       for (std::size_t i = 0; i < summed.size(); ++i)

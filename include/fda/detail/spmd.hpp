@@ -1,0 +1,184 @@
+#pragma once
+/// The one SPMD training loop, run by every worker on every transport.
+///
+/// Comm is a worker's handle to the collectives (cluster_comm, mpi_comm); Shared is the
+/// run state of which each process keeps one replica (the in-process cluster: one for all
+/// workers; MPI: one per rank). Shared is written only inside comm.serial(), read by all
+/// between collectives, so every replica sees the same sequence of states.
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <vector>
+
+#include "../aggregate/aggregator.hpp"
+#include "../callbacks/callback.hpp"
+#include "../kernels.hpp"
+#include "../options.hpp"
+#include "../policy/policy.hpp"
+#include "../worker.hpp"
+
+namespace fda::detail {
+
+/// The state of a run that exists once per replica.
+template <class T, class Policy, class Aggregator>
+struct run_state {
+  using monitor_type = typename Policy::template monitor<T>;
+  using server_type = typename Aggregator::template state<T>;
+
+  run_state(const Policy& p, const Aggregator& a, const run_info& info)
+      : w0(info.dim), w0_prev(info.dim), avg(info.dim), monitor(p, info), server(a, info.dim) {}
+
+  std::vector<T> w0;       ///< the global model: read-only for workers during a round
+  std::vector<T> w0_prev;  ///< the global model of the previous round (for ξ)
+  std::vector<T> avg;      ///< the workers' mean at a sync, or at an epoch's end
+  monitor_type monitor;
+  server_type server;
+  result res;
+  bool stop = false;
+};
+
+template <class Policy>
+constexpr bool adaptive_threshold(const Policy& p) {
+  if constexpr (requires { p.theta.is_adaptive(); })
+    return p.theta.is_adaptive();
+  else
+    return false;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+[[noreturn]] inline void non_finite_params(std::size_t worker, std::size_t step) {
+  throw numeric_error(concat("fda: worker ", worker, " has NaN or Inf in its parameters at step ",
+                             step, " (found by the check at that step; it may have appeared "
+                             "earlier: set options.check_finite_every_step to find the first)"));
+}
+
+/// Checks that every worker has d parameters; names the first that differs.
+template <class Comm>
+void check_same_dim(Comm& comm, std::size_t dim) {
+  std::vector<double> dims(comm.size(), 0.0);
+  dims[comm.rank()] = double(dim);
+  comm.all_reduce_sum(dims);
+  for (std::size_t r = 0; r < dims.size(); ++r)
+    if (dims[r] != dims[0])
+      fail("fda::train: worker ", r, " has ", std::size_t(dims[r]), " parameters but worker 0 has ",
+           std::size_t(dims[0]), ": every worker must train the same model");
+}
+
+/// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
+/// constructed; the caller returns shared->res from one replica.
+template <class Comm, class W, class Policy, class Aggregator, class Callbacks>
+void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& shared,
+              const Policy& policy, const Aggregator& agg, const options& opt,
+              Callbacks& callbacks) {
+  using T = param_type_t<W>;
+  const auto start = std::chrono::steady_clock::now();
+  const auto mine = fda::view(w.params());
+  const param_view<const T> mine_const = mine;
+  const std::size_t k = comm.size(), d = mine.size(), rank = comm.rank();
+  const std::size_t total = opt.total_steps(), spe = opt.steps_per_epoch;
+  const auto& monitor = shared.monitor;
+  const double weight = [&] {
+    if constexpr (counts_samples<W>)
+      return weights_by_samples(agg) ? double(w.samples()) : 1.0;
+    else
+      return 1.0;
+  }();
+  const std::uint64_t sync_cost = 2ull * k * 4ull * d;
+  const std::uint64_t check_cost = std::uint64_t(k) * monitor.state_bytes();
+  const std::uint64_t variance_cost = adaptive_threshold(policy) ? 4ull * k : 0ull;
+  constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
+  constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
+
+  // Every worker starts from worker 0's model.
+  comm.broadcast(mine_const, std::span<T>(shared.w0));
+  copy(shared.w0, mine);
+  const run_info info{d, k, spe, opt.check_every, opt.seed};
+  comm.serial([&] {
+    shared.res = result{};
+    if (call_hooks(on_begin_hook{}, callbacks, info)) shared.stop = true;
+  });
+
+  std::vector<double> state(monitor.state_size());
+  std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
+  // The counters of the cost model (fda-spec.md §7), derived from what happened.
+  auto count = [&](result& res) {
+    res.steps = steps;
+    res.syncs = syncs;
+    res.checks = checks;
+    res.sync_bytes = syncs * sync_cost;
+    res.monitor_bytes = checks * check_cost + syncs * variance_cost;
+    res.wall_seconds = seconds_since(start);
+  };
+  for (std::size_t step = 1; step <= total && !shared.stop; ++step) {
+    steps = step;
+    w.step();
+    ++in_round;
+    if (opt.check_finite_every_step && !all_finite(mine)) non_finite_params(rank, step);
+
+    const bool check = monitor.checks_at(in_round);
+    if (check) {
+      monitor.local_state(mine, shared.w0, state);
+      check_local_state(monitor, Policy::name, rank, state, step);
+      comm.all_reduce_sum(state);
+      ++checks;
+    }
+    const decision dec = monitor.decide(check ? std::span<const double>(state) : std::span<const double>(), in_round);
+
+    if (dec.sync) {
+      if (!all_finite(mine)) non_finite_params(rank, step);
+      comm.average(mine_const, weight, std::span<T>(shared.avg));
+      double spread = sq_distance(mine, shared.avg);  // ||w_k - w̄||²
+      comm.all_reduce_sum(std::span<double>(&spread, 1));
+      ++syncs;
+      comm.serial([&] {
+        const sync_record rec{step, dec.estimate, spread / double(k), monitor.theta()};
+        copy(shared.w0, shared.w0_prev);
+        shared.server.apply(shared.w0, shared.avg);
+        shared.monitor.on_sync(shared.w0, shared.w0_prev, sync_info{rec.variance, in_round});
+        shared.res.sync_log.push_back(rec);
+        if (call_hooks(on_sync_hook{}, callbacks, rec)) shared.stop = true;
+      });
+      copy(shared.w0, mine);
+      in_round = 0;
+    }
+
+    const bool epoch_end = spe && step % spe == 0;
+    if constexpr (wants_epochs)
+      if (epoch_end) comm.average(mine_const, 1.0, std::span<T>(shared.avg));
+    if (wants_steps || (wants_epochs && epoch_end)) {
+      comm.serial([&] {
+        auto& res = shared.res;
+        count(res);
+        if constexpr (wants_steps) {
+          const step_info s{step, total, syncs, res.monitor_bytes, res.sync_bytes, dec.sync,
+                            dec.estimate, monitor.theta(), res.wall_seconds};
+          if (call_hooks(on_step_hook{}, callbacks, s)) shared.stop = true;
+        }
+        if constexpr (wants_epochs)
+          if (epoch_end) {
+            epoch_info<T> e{step / spe, step, total, syncs, res.monitor_bytes, res.sync_bytes,
+                            monitor.theta(), res.wall_seconds, shared.avg, {}};
+            if (call_hooks(on_epoch_hook{}, callbacks, e)) shared.stop = true;
+          }
+      });
+    }
+  }
+
+  // The final model: the workers' mean (an instrument, not counted).
+  comm.average(mine_const, 1.0, std::span<T>(shared.avg));
+  comm.serial([&] {
+    auto& res = shared.res;
+    count(res);
+    res.stopped_by_callback = shared.stop;
+    res.final_theta = monitor.theta();
+    res.model.assign(shared.avg.begin(), shared.avg.end());
+    call_hooks(on_end_hook{}, callbacks, std::as_const(res));
+  });
+}
+
+}  // namespace fda::detail

@@ -1,0 +1,59 @@
+#pragma once
+/// What a training run is told (options) and what it reports (result).
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "error.hpp"
+
+namespace fda {
+
+struct options {
+  std::size_t max_steps = 0;        ///< in-parallel local steps; 0: max_epochs · steps_per_epoch
+  std::size_t max_epochs = 0;       ///< used when max_steps is 0
+  std::size_t steps_per_epoch = 0;  ///< local steps per worker per epoch (whole training set once
+                                    ///< across all workers); needed by fedavg, adaptive Θ, epoch hooks
+  std::size_t check_every = 1;      ///< monitoring cadence m
+  std::uint64_t seed = 0;           ///< shared by all workers (ξ, sketch hashes)
+  bool check_finite_every_step = false;  ///< scan parameters for NaN/Inf after every step (one
+                                         ///< extra pass); otherwise at every check and sync
+
+  /// The number of steps the run lasts; throws if neither bound is set.
+  std::size_t total_steps() const {
+    if (max_steps) return max_steps;
+    if (max_epochs && steps_per_epoch) return max_epochs * steps_per_epoch;
+    detail::fail("fda::options: set max_steps, or max_epochs with steps_per_epoch (max_steps = ",
+                 max_steps, ", max_epochs = ", max_epochs, ", steps_per_epoch = ", steps_per_epoch,
+                 ")");
+  }
+};
+
+/// One synchronization, as the trainer saw it.
+struct sync_record {
+  std::size_t step = 0;      ///< in-parallel step at which the sync happened
+  double estimate = std::numeric_limits<double>::quiet_NaN();  ///< H that triggered it (NaN for schedules)
+  double variance = 0.0;     ///< exact variance about the aggregation mean at sync time
+  double theta = std::numeric_limits<double>::quiet_NaN();     ///< Θ in force during the round
+};
+
+/// Communication is counted by the cost model of fda-spec.md §7 (star topology, 4-byte
+/// floats): a sync costs 2·K·4·d bytes; a monitoring check K · state_bytes. With an
+/// adaptive Θ every sync also costs 4·K bytes (each worker's ||w_k - w̄||²), counted as
+/// monitoring. Evaluating the averaged model is an instrument and is never counted.
+struct result {
+  std::size_t steps = 0;
+  std::size_t syncs = 0;
+  std::size_t checks = 0;  ///< monitoring steps (all-reduces of local states)
+  std::uint64_t monitor_bytes = 0;
+  std::uint64_t sync_bytes = 0;
+  double wall_seconds = 0.0;
+  double final_theta = std::numeric_limits<double>::quiet_NaN();
+  bool stopped_by_callback = false;
+  std::vector<sync_record> sync_log;
+  std::vector<double> model;  ///< the workers' average at the end (the final global model)
+
+  std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }
+};
+
+}  // namespace fda
