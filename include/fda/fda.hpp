@@ -9,7 +9,7 @@
 #include "policy.hpp"
 #include "sketch.hpp"
 #include "threshold.hpp"
-#include "callbacks/callback.hpp"
+#include "callbacks.hpp"
 #include "comm/local_cluster.hpp"
 #include "options.hpp"
 #include "train.hpp"

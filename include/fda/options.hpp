@@ -50,8 +50,8 @@ struct result {
   double wall_seconds = 0.0;
   double final_theta = std::numeric_limits<double>::quiet_NaN();
   bool stopped_by_callback = false;
-  std::vector<sync_record> sync_log;
-  std::vector<double> model;  ///< the workers' average at the end (the final global model)
+  std::vector<sync_record> sync_log = {};
+  std::vector<double> model = {};  ///< the workers' average at the end (the final global model)
 
   std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }
 };

@@ -50,8 +50,8 @@ struct epoch_info {
   std::uint64_t sync_bytes = 0;
   double theta = 0;
   double wall_seconds = 0;
-  std::span<const T> averaged_model;      ///< mean of the workers' current models
-  std::map<std::string, double> metrics;  ///< filled by evaluators, read by loggers
+  std::span<const T> averaged_model = {};  ///< mean of the workers' current models
+  std::map<std::string, double> metrics = {};  ///< filled by evaluators, read by loggers
 };
 
 namespace detail {

@@ -1,0 +1,78 @@
+#pragma once
+/// One CSV row per epoch with the metrics of fda-spec.md §9, ready for a plotting script.
+/// Numbers are written in their shortest exact form (std::to_chars), so a row read back
+/// gives the same doubles; a value that is absent or not finite is an empty field.
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "callback.hpp"
+
+namespace fda {
+namespace detail {
+
+/// The shortest text that reads back as `value`; empty when it is NaN or infinite.
+inline std::string csv_number(double value) {
+  if (!std::isfinite(value)) return {};
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, value).ptr);
+}
+
+/// RFC 4180: a field holding a comma, a quote or a line break is quoted, quotes doubled.
+inline std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace detail
+
+class csv_logger {
+ public:
+  /// Writes the header now (unless appending to a file that has one), so even a run
+  /// with no epoch leaves a valid CSV.
+  csv_logger(std::ostream& out, std::string policy, std::size_t workers, bool write_header = true)
+      : out_(&out), policy_(detail::csv_field(policy)), workers_(workers) {
+    if (write_header) *out_ << header() << '\n' << std::flush;
+  }
+
+  /// The column names, without the line break.
+  static std::string header() {
+    return "policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,"
+           "test_accuracy,train_loss,wall_seconds";
+  }
+
+  /// Rows end with '\n' (not RFC 4180's CRLF: every CSV reader takes both) and are
+  /// flushed, so a long run can be watched and a crash keeps the epochs done. The row is
+  /// built with to_string/to_chars, so a locale imbued in `out` cannot group digits.
+  template <class T>
+  void on_epoch(const epoch_info<T>& info) {
+    using std::to_string;
+    auto metric = [&](const char* name) {
+      const auto it = info.metrics.find(name);
+      return it == info.metrics.end() ? std::string() : detail::csv_number(it->second);
+    };
+    const std::string row =
+        policy_ + ',' + detail::csv_number(info.theta) + ',' + to_string(workers_) + ',' +
+        to_string(info.epoch) + ',' + to_string(info.step) + ',' + to_string(info.syncs) + ',' +
+        to_string(info.monitor_bytes) + ',' + to_string(info.sync_bytes) + ',' +
+        to_string(info.monitor_bytes + info.sync_bytes) + ',' + metric("test_accuracy") + ',' +
+        metric("train_loss") + ',' + detail::csv_number(info.wall_seconds) + '\n';
+    *out_ << row << std::flush;
+  }
+
+ private:
+  std::ostream* out_;
+  std::string policy_;  ///< already quoted when it needs to be
+  std::size_t workers_;
+};
+
+}  // namespace fda

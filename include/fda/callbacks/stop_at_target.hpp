@@ -1,0 +1,59 @@
+#pragma once
+/// Ends a run when a metric reaches a target, and records what it cost to get there:
+/// the "bytes to reach accuracy X" figure by which fda-spec.md §7 compares policies.
+///
+///   fda::stop_at_target stop{.metric = "test_accuracy", .target = 0.85};
+///   fda::train(cluster, make_worker, policy, fda::mean{}, opts, evaluator, stop);
+///   if (stop.reached) std::cout << stop.reached->total_bytes;
+///
+/// It reads metrics, so put it after the evaluator that writes them.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "callback.hpp"
+
+namespace fda {
+
+struct stop_at_target {
+  std::string metric = "test_accuracy";
+  double target = 0;
+  bool higher_is_better = true;  ///< stop at value >= target; false: at value <= target (a loss)
+
+  /// Where the run stood at the first epoch that met the target.
+  struct reached_at {
+    std::size_t epoch = 0;
+    std::size_t step = 0;
+    std::size_t syncs = 0;
+    std::uint64_t monitor_bytes = 0;
+    std::uint64_t sync_bytes = 0;
+    std::uint64_t total_bytes = 0;
+    double wall_seconds = 0;
+    double value = 0;  ///< the metric at that epoch
+  };
+  std::optional<reached_at> reached = std::nullopt;  ///< empty until the target is met
+
+  void on_begin(const run_info&) { reached.reset(); }
+
+  /// True (stop) when the metric meets the target; an absent or NaN metric never does.
+  template <class T>
+  bool on_epoch(const epoch_info<T>& info) {
+    const auto it = info.metrics.find(metric);
+    if (it == info.metrics.end()) return false;
+    const double v = it->second;
+    if (!(higher_is_better ? v >= target : v <= target)) return false;
+    if (!reached)
+      reached = reached_at{.epoch = info.epoch,
+                           .step = info.step,
+                           .syncs = info.syncs,
+                           .monitor_bytes = info.monitor_bytes,
+                           .sync_bytes = info.sync_bytes,
+                           .total_bytes = info.monitor_bytes + info.sync_bytes,
+                           .wall_seconds = info.wall_seconds,
+                           .value = v};
+    return true;
+  }
+};
+
+}  // namespace fda
