@@ -1,0 +1,144 @@
+#pragma once
+// The pieces of the Fashion-MNIST job: a worker (a model, a client optimizer, a shard of
+// the training set), a server optimizer chosen at run time, the evaluation of the
+// averaged model, and the policies by name.
+#include <fda/data/idx.hpp>
+#include <fda/data/partition.hpp>
+#include <fda/fda.hpp>
+
+#include <models/models.hpp>
+#include <random>
+#include <semaphore>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace fda_train {
+
+using any_model = std::variant<fda::models::softmax_regression, fda::models::mlp, fda::models::lenet5>;
+using any_optimizer = std::variant<fda::models::sgd<float>, fda::models::adam<float>>;
+
+inline any_model make_model(const std::string& name, std::size_t max_batch, std::uint64_t seed) {
+  if (name == "softmax") return fda::models::softmax_regression(max_batch, seed);
+  if (name == "mlp") return fda::models::mlp(max_batch, seed);
+  return fda::models::lenet5(max_batch, seed);
+}
+
+inline any_optimizer make_optimizer(const std::string& name, double lr) {
+  if (name == "adam") return fda::models::adam<float>({.lr = lr});
+  return fda::models::sgd<float>({.lr = lr, .momentum = 0.9, .nesterov = false});
+}
+
+/// One worker: its shard of the training set, visited in a fresh seeded order every pass,
+/// one mini-batch per step. `compute` caps how many workers compute at once (--threads).
+struct worker {
+  const fda::data::dataset* train;
+  std::vector<std::size_t> shard;
+  std::size_t batch;
+  std::mt19937_64 rng;
+  any_model model;
+  any_optimizer optimizer;
+  std::counting_semaphore<>* compute;
+  std::size_t cursor = 0;
+  std::vector<float> images = std::vector<float>(batch * train->pixels());
+  std::vector<std::uint8_t> labels = std::vector<std::uint8_t>(batch);
+
+  std::vector<float>& params() {
+    return std::visit([](auto& m) -> std::vector<float>& { return m.params(); }, model);
+  }
+  std::size_t samples() const { return shard.size(); }
+
+  void step() {
+    const std::size_t n = train->pixels();
+    for (std::size_t b = 0; b < batch; ++b) {
+      if (cursor == 0) shuffle();
+      const std::size_t i = shard[cursor];
+      cursor = (cursor + 1) % shard.size();
+      std::copy_n(train->images.begin() + long(i * n), n, images.begin() + long(b * n));
+      labels[b] = train->labels[i];
+    }
+    compute->acquire();
+    std::visit(
+        [&](auto& m, auto& opt) {
+          m.loss_and_grad(images.data(), labels.data(), batch);
+          opt.step(m.params(), m.grads());
+        },
+        model, optimizer);
+    compute->release();
+  }
+
+ private:
+  void shuffle() {  // Fisher–Yates with a portable bounded draw
+    for (std::size_t i = shard.size(); i > 1; --i) std::swap(shard[i - 1], shard[rng() % i]);
+  }
+};
+
+/// The server optimizer named on the command line, as one aggregator type (the choice is
+/// made once per sync, not per element).
+struct server_opt {
+  std::variant<fda::mean, fda::fedavgm, fda::fedadam, fda::fedadagrad, fda::fedyogi> config;
+
+  template <class T>
+  class state {
+   public:
+    state(const server_opt& o, std::size_t dim)
+        : s_(std::visit([&](const auto& c) -> states {
+                          return typename std::decay_t<decltype(c)>::template state<T>(c, dim);
+                        },
+                        o.config)) {}
+    template <class X, class A>
+    void apply(X&& x, const A& avg) {
+      std::visit([&](auto& s) { s.apply(x, avg); }, s_);
+    }
+
+   private:
+    using states = std::variant<fda::mean::state<T>, fda::fedavgm::state<T>, fda::fedadam::state<T>,
+                                fda::fedadagrad::state<T>, fda::fedyogi::state<T>>;
+    states s_;
+  };
+};
+
+inline server_opt make_server(const std::string& name, double lr) {
+  if (name == "fedavgm") return {fda::fedavgm{.lr = lr}};
+  if (name == "fedadam") return {fda::fedadam{.lr = lr}};
+  if (name == "fedadagrad") return {fda::fedadagrad{.lr = lr}};
+  if (name == "fedyogi") return {fda::fedyogi{.lr = lr}};
+  return {fda::mean{}};
+}
+
+/// Test accuracy of the averaged model, and its loss on a fixed slice of the training
+/// set: an instrument of the experiment, not part of training or of the byte counts.
+struct evaluator {
+  const fda::data::dataset* test;
+  const fda::data::dataset* train_probe;
+  any_model model;
+
+  std::map<std::string, double> operator()(std::span<const float> averaged) {
+    return std::visit(
+        [&](auto& m) {
+          std::copy(averaged.begin(), averaged.end(), m.params().begin());
+          return std::map<std::string, double>{
+              {"test_accuracy", chunked(m, *test, [&](auto& mm, auto* x, auto* y, std::size_t n) {
+                 return mm.accuracy(x, y, n);
+               })},
+              {"train_loss", chunked(m, *train_probe, [&](auto& mm, auto* x, auto* y, std::size_t n) {
+                 return mm.loss(x, y, n);
+               })}};
+        },
+        model);
+  }
+
+ private:
+  static constexpr std::size_t chunk = 500;
+  template <class M, class F>
+  static double chunked(M& m, const fda::data::dataset& d, F f) {
+    double sum = 0;
+    for (std::size_t i = 0; i < d.count; i += chunk) {
+      const std::size_t n = std::min(chunk, d.count - i);
+      sum += f(m, d.images.data() + i * d.pixels(), d.labels.data() + i, n) * double(n);
+    }
+    return sum / double(d.count);
+  }
+};
+
+}  // namespace fda_train

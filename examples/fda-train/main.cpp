@@ -1,0 +1,276 @@
+// fda-train: federated training on Fashion-MNIST, comparing sync policies on the
+// in-process cluster. See `fda-train --help` and docs/fda-train.md.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "job.hpp"
+
+namespace {
+
+struct settings {
+  std::string data = fda::data::debian_fashion_mnist_dir.string();
+  std::string model = "lenet5";
+  std::size_t workers = 8;
+  std::vector<std::string> policies{"linear"};
+  std::string theta = "adaptive";
+  std::size_t every = 10;
+  std::size_t local_epochs = 1;
+  std::string server_opt = "mean";
+  double server_lr = 1.0;
+  std::string client_opt = "adam";
+  double lr = 1e-3;
+  std::size_t batch = 32;
+  std::size_t epochs = 5;
+  std::optional<double> target;
+  std::string partition = "iid";
+  std::uint64_t seed = 1;
+  std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t train_subset = 0;
+  std::size_t check_every = 1;
+  std::string csv, json, plot;
+  bool quiet = false;
+};
+
+/// What one policy's run produced, for the table and the JSON summary.
+struct outcome {
+  std::string policy;
+  double theta;
+  fda::result result;
+  double test_accuracy = 0;
+  std::optional<fda::stop_at_target::reached_at> reached;
+};
+
+const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
+                                            "linear",      "sketch",   "exact",  "max-drift"};
+
+fda::threshold parse_theta(const std::string& text) {
+  if (text == "adaptive") return fda::adaptive{};
+  return std::stod(text);
+}
+
+/// Calls f with the policy named `name`, configured from the settings.
+template <class F>
+auto with_policy(const std::string& name, const settings& s, F f) {
+  const fda::threshold theta = parse_theta(s.theta);
+  if (name == "synchronous") return f(fda::synchronous{});
+  if (name == "periodic") return f(fda::periodic{.every = s.every});
+  if (name == "fedavg") return f(fda::fedavg{.local_epochs = s.local_epochs});
+  if (name == "naive") return f(fda::naive_fda{.theta = theta});
+  if (name == "linear") return f(fda::linear_fda{.theta = theta});
+  if (name == "sketch") return f(fda::sketch_fda{.theta = theta});
+  if (name == "exact") return f(fda::exact_variance{.theta = theta});
+  return f(fda::max_drift{.theta = theta});
+}
+
+std::string theta_label(const std::string& policy, const settings& s) {
+  if (policy == "synchronous" || policy == "periodic" || policy == "fedavg") return "";
+  return s.theta;
+}
+
+/// Registers every option with its check; a bad value makes CLI11 throw, and main exits 2.
+void define_options(CLI::App& app, settings& s) {
+  auto positive = CLI::PositiveNumber;
+  app.add_option("--data", s.data, "directory with the Fashion-MNIST IDX files")
+      ->check(CLI::ExistingDirectory)->capture_default_str();
+  app.add_option("--model", s.model, "softmax | mlp | lenet5")
+      ->check(CLI::IsMember({"softmax", "mlp", "lenet5"}))->capture_default_str();
+  app.add_option("--workers,-k", s.workers, "number of workers K")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--policy", s.policies, "one or a comma list of: synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift")
+      ->delimiter(',')->check(CLI::IsMember(policy_names))->capture_default_str();
+  app.add_option("--theta", s.theta, "variance threshold: a number >= 0, or 'adaptive'")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v == "adaptive") return {};
+            try {
+              std::size_t used = 0;
+              const double t = std::stod(v, &used);
+              if (used == v.size() && std::isfinite(t) && t >= 0) return {};
+            } catch (...) {
+            }
+            return "must be a finite number >= 0 or 'adaptive', not '" + v + "'";
+          },
+          "NUMBER|adaptive"))->capture_default_str();
+  app.add_option("--every", s.every, "periodic: local steps per round")->check(positive)->capture_default_str();
+  app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->check(positive)->capture_default_str();
+  app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi")
+      ->check(CLI::IsMember({"mean", "fedavgm", "fedadam", "fedadagrad", "fedyogi"}))->capture_default_str();
+  app.add_option("--server-lr", s.server_lr, "server learning rate η (server optimizers)")->check(positive)->capture_default_str();
+  app.add_option("--client-opt", s.client_opt, "sgd (momentum 0.9) | adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
+  app.add_option("--lr", s.lr, "client learning rate")->check(positive)->capture_default_str();
+  app.add_option("--batch", s.batch, "mini-batch size")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--epochs", s.epochs, "epochs (passes over the whole training set)")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--target-accuracy", s.target, "stop a policy once its test accuracy reaches A")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--partition", s.partition, "iid | sorted:β | label:L | dirichlet:α | shards")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            try {
+              fda::data::parse_partition(v);
+              return {};
+            } catch (const std::exception& e) {
+              return e.what();
+            }
+          },
+          "SCHEME"))->capture_default_str();
+  app.add_option("--seed", s.seed, "seed of the split, the initial model and the batches")->capture_default_str();
+  app.add_option("--threads", s.threads, "workers computing at once (default: the cores)")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--check-every", s.check_every, "monitoring cadence: check every m local steps")->check(positive)->capture_default_str();
+  app.add_option("--train-subset", s.train_subset, "use only the first N training examples (smoke tests)")->check(CLI::NonNegativeNumber);
+  app.add_option("--csv", s.csv, "write one row per policy and epoch");
+  app.add_option("--json", s.json, "write a summary per policy");
+  app.add_option("--plot", s.plot, "write accuracy vs bytes and vs steps (PNG)");
+  app.add_flag("--quiet,-q", s.quiet, "no progress bar");
+}
+
+/// Human-readable bytes for the table.
+std::string bytes(std::uint64_t b) { return fda::detail::human_bytes(b); }
+
+void print_table(const std::vector<outcome>& runs, const settings& s) {
+  std::printf("\n%-12s %-9s %8s %7s %10s %10s %10s %9s %9s", "policy", "theta", "steps", "syncs",
+              "monitor", "sync", "total", "test acc", "wall s");
+  if (s.target) std::printf("  %s", ("bytes to " + std::to_string(*s.target).substr(0, 4)).c_str());
+  std::printf("\n");
+  for (const auto& r : runs) {
+    std::printf("%-12s %-9s %8zu %7zu %10s %10s %10s %9.4f %9.1f", r.policy.c_str(),
+                theta_label(r.policy, s).c_str(), r.result.steps, r.result.syncs,
+                bytes(r.result.monitor_bytes).c_str(), bytes(r.result.sync_bytes).c_str(),
+                bytes(r.result.total_bytes()).c_str(), r.test_accuracy, r.result.wall_seconds);
+    if (s.target) std::printf("  %s", r.reached ? bytes(r.reached->total_bytes).c_str() : "never");
+    std::printf("\n");
+  }
+}
+
+void write_json(const std::vector<outcome>& runs, const settings& s, std::ostream& out) {
+  using fda::detail::json_number, fda::detail::json_string;
+  out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers
+      << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
+      << ",\"target_accuracy\":" << (s.target ? json_number(*s.target) : "null") << ",\"policies\":[";
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    out << (i ? "," : "") << "{\"policy\":" << json_string(r.policy)
+        << ",\"theta\":" << json_string(theta_label(r.policy, s)) << ",\"final_theta\":" << json_number(r.result.final_theta)
+        << ",\"steps\":" << r.result.steps << ",\"syncs\":" << r.result.syncs
+        << ",\"monitor_bytes\":" << r.result.monitor_bytes << ",\"sync_bytes\":" << r.result.sync_bytes
+        << ",\"total_bytes\":" << r.result.total_bytes() << ",\"test_accuracy\":" << json_number(r.test_accuracy)
+        << ",\"wall_seconds\":" << json_number(r.result.wall_seconds) << ",\"to_target\":";
+    if (r.reached)
+      out << "{\"steps\":" << r.reached->step << ",\"epoch\":" << r.reached->epoch << ",\"syncs\":" << r.reached->syncs
+          << ",\"total_bytes\":" << r.reached->total_bytes << ",\"monitor_bytes\":" << r.reached->monitor_bytes
+          << ",\"sync_bytes\":" << r.reached->sync_bytes << "}";
+    else
+      out << "null";
+    out << "}";
+  }
+  out << "]}\n";
+}
+
+int run(const settings& s) {
+  using namespace fda_train;
+  fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
+  const fda::data::dataset test = fda::data::load_fashion_mnist(s.data, false);
+  if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
+  if (s.workers > train.count) {
+    std::fprintf(stderr, "fda-train: --workers %zu exceeds the %zu training examples\n", s.workers, train.count);
+    return 2;
+  }
+  const auto shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels,
+                                                s.workers, s.seed);
+  const fda::data::dataset probe = fda::data::head(train, std::min<std::size_t>(5000, train.count));
+  const std::size_t steps_per_epoch = std::max<std::size_t>(1, train.count / (s.workers * s.batch));
+  if (!s.quiet)
+    std::fprintf(stderr, "fda-train: %s, K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch\n",
+                 s.model.c_str(), s.workers, s.partition.c_str(), train.count, test.count, steps_per_epoch);
+
+  std::ofstream csv_file;
+  std::ostringstream csv_memory;  // the plot needs the rows even without --csv
+  if (!s.csv.empty()) {
+    csv_file.open(s.csv);
+    if (!csv_file) throw std::runtime_error("cannot write --csv " + s.csv);
+  }
+  std::ostream& csv = s.csv.empty() ? static_cast<std::ostream&>(csv_memory) : csv_file;
+
+  std::counting_semaphore<> compute(std::ptrdiff_t(s.threads));
+  fda::local_cluster cluster(s.workers);
+  std::vector<outcome> runs;
+  bool first = true;
+  for (const auto& name : s.policies) {
+    outcome o{name, 0.0, {}, 0.0, {}};
+    fda::csv_logger log(csv, name, s.workers, first);
+    first = false;
+    fda::stop_at_target stop{.metric = "test_accuracy", .target = s.target.value_or(2.0)};
+    fda::progress_bar bar(name, std::cerr);
+    auto eval = fda::evaluate_average(evaluator{&test, &probe, make_model(s.model, 500, s.seed)});
+    double last_accuracy = 0;
+    struct remember {
+      double* acc;
+      void on_epoch(const fda::epoch_info<float>& e) { *acc = e.metrics.at("test_accuracy"); }
+    } keep{&last_accuracy};
+
+    auto make_worker = [&](std::size_t rank) {
+      return worker{&train, shards[rank], s.batch, std::mt19937_64(s.seed * 1000003 + rank),
+                    make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute};
+    };
+    const fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
+                           .check_every = s.check_every, .seed = s.seed};
+    const server_opt server = make_server(s.server_opt, s.server_lr);
+    o.result = with_policy(name, s, [&](auto policy) {
+      if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
+      return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+    });
+    o.test_accuracy = last_accuracy;
+    o.reached = stop.reached;
+    runs.push_back(std::move(o));
+  }
+
+  print_table(runs, s);
+  if (!s.json.empty()) {
+    std::ofstream out(s.json);
+    if (!out) throw std::runtime_error("cannot write --json " + s.json);
+    write_json(runs, s, out);
+  }
+  if (!s.plot.empty()) {
+    std::string rows = s.csv;
+    if (rows.empty()) {
+      rows = s.plot + ".csv";
+      std::ofstream(rows) << csv_memory.str();
+    }
+    csv_file.flush();
+    const std::string command = FDA_PYTHON " '" FDA_PLOT_SCRIPT "' '" + rows + "' '" + s.plot + "'";
+    if (std::system(command.c_str()) != 0)
+      std::fprintf(stderr, "fda-train: the plot was not written (needs python3-matplotlib): %s\n", command.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fda-train: federated training on Fashion-MNIST with a comparison of sync policies"};
+  settings s;
+  define_options(app, s);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fda-train: %s\n", e.what());
+    return 2;
+  }
+  if (s.target && *s.target <= 0) {
+    std::fprintf(stderr, "fda-train: --target-accuracy: %g is invalid: it must be in (0, 1]\n", *s.target);
+    return 2;
+  }
+  try {
+    return run(s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fda-train: %s\n", e.what());
+    return 1;
+  }
+}

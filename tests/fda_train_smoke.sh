@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Smoke test of fda-train: one epoch on a 2,000-example subset; checks the CSV header,
+# that steps, syncs and bytes never decrease within a policy, the JSON summary, and
+# that bad command-line values exit with status 2 and name the option.
+# usage: fda_train_smoke.sh path/to/fda-train work-dir
+set -euo pipefail
+bin=$1
+dir=$2
+mkdir -p "$dir"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$bin" --model softmax --train-subset 2000 --epochs 2 --workers 4 --batch 16 --quiet \
+  --policy synchronous,periodic,fedavg,naive,linear,sketch,exact,max-drift --theta 0.05 \
+  --csv "$dir/smoke.csv" --json "$dir/smoke.json" > "$dir/table.txt"
+
+header='policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,test_accuracy,train_loss,wall_seconds'
+[ "$(head -n 1 "$dir/smoke.csv")" = "$header" ] || fail "CSV header is '$(head -n 1 "$dir/smoke.csv")'"
+rows=$(($(wc -l < "$dir/smoke.csv") - 1))
+[ "$rows" -eq 16 ] || fail "expected 16 rows (8 policies x 2 epochs), got $rows"
+awk -F, 'NR > 1 {
+  if ($1 == p && ($5 < s || $6 < y || $7 < m || $8 < b || $9 < t)) { print "decreasing counter in row " NR; bad = 1 }
+  if ($9 != $7 + $8) { print "total_bytes != monitor + sync in row " NR; bad = 1 }
+  if ($10 < 0 || $10 > 1) { print "accuracy out of range in row " NR; bad = 1 }
+  p = $1; s = $5; y = $6; m = $7; b = $8; t = $9
+} END { exit bad }' "$dir/smoke.csv" || fail "counters"
+grep -q '"policy":"sketch"' "$dir/smoke.json" || fail "JSON summary lacks sketch"
+grep -q '^synchronous ' "$dir/table.txt" || fail "no final table on stdout"
+
+expect_2() {  # the arguments must be rejected with status 2 and a message naming $1
+  local option=$1; shift
+  set +e
+  msg=$("$bin" "$@" 2>&1 >/dev/null)
+  status=$?
+  set -e
+  [ "$status" -eq 2 ] || fail "'$*' exited with $status, not 2"
+  echo "$msg" | grep -q -- "$option" || fail "'$*' did not name $option: $msg"
+}
+expect_2 --workers --workers 0
+expect_2 --workers --workers many
+expect_2 --theta --theta -1
+expect_2 --theta --theta nan
+expect_2 --policy --policy fedsgd
+expect_2 --partition --partition dirichlet:-1
+expect_2 --partition --partition sorted:2
+expect_2 --model --model resnet
+expect_2 --lr --lr 0
+expect_2 --batch --batch 0
+expect_2 --epochs --epochs 0
+expect_2 --data --data /nonexistent/fashion
+expect_2 --target-accuracy --target-accuracy 1.5
+expect_2 --server-opt --server-opt sgd
+echo "fda-train smoke test passed"
