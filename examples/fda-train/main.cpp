@@ -151,6 +151,8 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
   using fda::detail::json_number, fda::detail::json_string;
   out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
+      << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
+      << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
       << ",\"target_accuracy\":" << (s.target ? json_number(*s.target) : "null") << ",\"policies\":[";
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
