@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 
 
 def label(run, p):
-    name = p["policy"]
+    name = p["policy"].split("+")[0]
     if run["server_opt"] != "mean":
         name = f"{name}+{run['server_opt']}(η={run['server_lr']:g})"
     if p["theta"]:
@@ -110,10 +110,19 @@ def main() -> int:
             continue
         merged = os.path.join(plot_dir, f"{tag}.csv")
         with open(merged, "w", newline="") as out:
-            for i, path in enumerate(csvs):
+            writer = None
+            for path in csvs:
                 with open(path) as f:
-                    text = f.read().splitlines()
-                out.write("\n".join(text if i == 0 else text[1:]) + "\n")
+                    reader = csv.DictReader(f)
+                    if writer is None:
+                        writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+                        writer.writeheader()
+                    # fda-train labels rows by policy; name the server optimizer too.
+                    variant = os.path.basename(path).split(".")[1]
+                    for row in reader:
+                        if variant.startswith("fedadam_"):
+                            row["policy"] += "+fedadam η=" + variant.split("_", 1)[1]
+                        writer.writerow(row)
         png = os.path.join(plot_dir, f"{tag}.png")
         os.system(f"{sys.executable} {os.path.join(os.path.dirname(__file__), 'plot.py')} {merged} {png} "
                   f"'K = {k}, {split}'")

@@ -70,7 +70,8 @@ auto with_policy(const std::string& name, const settings& s, F f) {
   return f(fda::max_drift{.theta = theta});
 }
 
-std::string theta_label(const std::string& policy, const settings& s) {
+std::string theta_label(const std::string& label, const settings& s) {
+  const std::string policy = label.substr(0, label.find('+'));
   if (policy == "synchronous" || policy == "periodic" || policy == "fedavg") return "";
   return s.theta;
 }
@@ -203,8 +204,10 @@ int run(const settings& s) {
   std::vector<outcome> runs;
   bool first = true;
   for (const auto& name : s.policies) {
-    outcome o{name, 0.0, {}, 0.0, {}};
-    fda::csv_logger log(csv, name, s.workers, first);
+    // Rows and the table name the server optimizer when it is not a plain mean.
+    const std::string label = s.server_opt == "mean" ? name : name + "+" + s.server_opt;
+    outcome o{label, 0.0, {}, 0.0, {}};
+    fda::csv_logger log(csv, label, s.workers, first);
     first = false;
     fda::stop_at_target stop{.metric = "test_accuracy", .target = s.target.value_or(2.0)};
     fda::progress_bar bar(name, std::cerr);
@@ -222,7 +225,7 @@ int run(const settings& s) {
     const fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
                            .check_every = s.check_every, .seed = s.seed};
     const server_opt server = make_server(s.server_opt, s.server_lr);
-    o.result = with_policy(name, s, [&](auto policy) {
+    o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
       if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
       return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
     });
