@@ -5,7 +5,8 @@
 /// thread's handle to the collectives below. The handle offers what fda::train needs and
 /// what an MPI communicator offers, so the same SPMD loop runs on both:
 ///   all_reduce_sum(span<double>)     sum over workers, in place
-///   average(mine, weight, out)       out = Σ_k weight_k · w_k / Σ_k weight_k
+///   average(mine, weight, out)       out = Σ_k weight_k · w_k / Σ_k weight_k, and
+///                                    {finite?, Σ_k ||w_k − out||²}
 ///   broadcast(mine, out)             out = worker 0's parameters
 ///   serial(f)                        f runs once per replica of the run's shared state
 ///   barrier()
@@ -81,6 +82,12 @@ inline std::pair<std::size_t, std::size_t> share_of(std::size_t n, std::size_t k
 
 class local_cluster;
 
+/// What comm.average() reports besides the average itself.
+struct average_stats {
+  bool finite = true;   ///< every element of the average is finite
+  double spread = 0.0;  ///< Σ_k ||w_k − average||² over all workers
+};
+
 /// One worker thread's handle to the cluster's collectives.
 class cluster_comm {
  public:
@@ -93,8 +100,10 @@ class cluster_comm {
 
   /// out ← Σ_k weight_k · mine_k / Σ_k weight_k, per element in double, in rank order.
   /// Every rank of this process passes the same `out` (the replica's buffer).
+  /// Returns whether every element of the average is finite, and Σ_k ||w_k − out||²
+  /// (the workers' spread about the average, computed while the data is in cache).
   template <class T, class U>
-  void average(const param_view<const T>& mine, double weight, std::span<U> out);
+  average_stats average(const param_view<const T>& mine, double weight, std::span<U> out);
 
   /// out ← rank 0's `mine` (the replica's buffer; every rank passes the same one).
   template <class T, class U>
@@ -165,6 +174,8 @@ class local_cluster {
     std::size_t count = 0;
     const void* view = nullptr;  // a param_view<const T>
     double weight = 0.0;
+    bool finite = true;
+    double spread = 0.0;
   };
 
   std::size_t workers_;
@@ -203,7 +214,7 @@ inline void cluster_comm::all_reduce_sum(std::span<double> values) {
 }
 
 template <class T, class U>
-void cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out) {
+average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out) {
   auto& c = *cluster_;
   const std::size_t k = c.workers_;
   if (mine.size() != out.size())
@@ -221,19 +232,43 @@ void cluster_comm::average(const param_view<const T>& mine, double weight, std::
   // Each rank averages one share of the elements, a block at a time, in rank order.
   const auto [begin, end] = detail::share_of(out.size(), k, rank_);
   double acc[detail::block];
+  double probe = 0.0;   // stays 0 while every average is finite
+  double spread = 0.0;  // Σ_k ||w_k - out||² over this rank's share
   for (std::size_t lo = begin; lo < end; lo += detail::block) {
     const std::size_t n = std::min(detail::block, end - lo);
     std::fill(acc, acc + n, 0.0);
     for (std::size_t r = 0; r < k; ++r) {
       const auto& theirs = *static_cast<const param_view<const T>*>(c.slots_[r].view);
       const double coeff = c.slots_[r].weight / total;
-      double* a = acc;
-      detail::for_each_element([&a, coeff](auto x) { *a++ += coeff * double(x); },
-                               theirs.subview(lo, n));
+      detail::for_each_run(theirs, lo, n, [&](std::size_t j, const T* p, std::size_t len) {
+        for (std::size_t i = 0; i < len; ++i) acc[j + i] += coeff * double(p[i]);
+      });
     }
-    for (std::size_t i = 0; i < n; ++i) out[lo + i] = U(acc[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      out[lo + i] = U(acc[i]);
+      acc[i] = double(out[lo + i]);
+      probe += acc[i] * 0.0;
+    }
+    // The block is still in cache: add every worker's spread about the average.
+    for (std::size_t r = 0; r < k; ++r) {
+      const auto& theirs = *static_cast<const param_view<const T>*>(c.slots_[r].view);
+      detail::for_each_run(theirs, lo, n, [&](std::size_t j, const T* p, std::size_t len) {
+        for (std::size_t i = 0; i < len; ++i) {
+          const double u = double(p[i]) - acc[j + i];
+          spread += u * u;
+        }
+      });
+    }
   }
+  c.slots_[rank_].finite = probe == 0.0;
+  c.slots_[rank_].spread = spread;
   barrier();
+  average_stats stats{true, 0.0};
+  for (std::size_t r = 0; r < k; ++r) {
+    stats.finite = stats.finite && c.slots_[r].finite;
+    stats.spread += c.slots_[r].spread;
+  }
+  return stats;
 }
 
 }  // namespace fda

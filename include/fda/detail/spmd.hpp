@@ -37,7 +37,6 @@ struct run_state {
   server_type server;
   result res;
   bool stop = false;
-  bool bad_average = false;
 };
 
 template <class Policy>
@@ -56,19 +55,6 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   throw numeric_error(concat("fda: worker ", worker, " has NaN or Inf in its parameters at step ",
                              step, " (found by the check at that step; it may have appeared "
                              "earlier: set options.check_finite_every_step to find the first)"));
-}
-
-/// A sync's last pass over a worker: returns ||w - avg||² (its share of the exact
-/// variance) and sets w ← w0 (it takes the new global model), reading each array once.
-template <class W, class A, class G>
-double take_global_model(const W& w, const A& avg, const G& w0) {
-  return reduce<1>(
-      [](auto& acc, std::size_t l, auto& wi, auto ai, auto gi) {
-        const double u = double(wi) - double(ai);
-        acc[0][l] += u * u;
-        wi = static_cast<std::remove_reference_t<decltype(wi)>>(gi);
-      },
-      w, as_view(avg), as_view(w0))[0];
 }
 
 /// The workers' average is not finite: the workers whose parameters are not finite
@@ -156,18 +142,15 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
 
     if (dec.sync) {
       ++syncs;
-      comm.average(mine_const, weight, std::span<T>(shared.avg));
+      const average_stats avg = comm.average(mine_const, weight, std::span<T>(shared.avg));
+      if (!avg.finite) report_bad_average(comm, mine, rank, step);
       comm.serial([&] {
-        shared.bad_average = !all_finite(shared.avg);
-        if (shared.bad_average) return;
         copy(shared.w0, shared.w0_prev);
         shared.server.apply(shared.w0, shared.avg);
       });
-      if (shared.bad_average) report_bad_average(comm, mine, rank, step);
-      double spread = take_global_model(mine, shared.avg, shared.w0);
-      comm.all_reduce_sum(std::span<double>(&spread, 1));
+      copy(shared.w0, mine);  // every worker takes the new global model
       comm.serial([&] {
-        const sync_record rec{step, dec.estimate, spread / double(k), monitor.theta()};
+        const sync_record rec{step, dec.estimate, avg.spread / double(k), monitor.theta()};
         shared.monitor.on_sync(shared.w0, shared.w0_prev, sync_info{rec.variance, in_round});
         shared.res.sync_log.push_back(rec);
         if (call_hooks(on_sync_hook{}, callbacks, rec)) shared.stop = true;

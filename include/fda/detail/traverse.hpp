@@ -51,6 +51,22 @@ void require_same_size(const char* function, const std::array<const char*, 1 + s
            sizes[0]);
 }
 
+/// Calls f(j, p, len) for the contiguous runs of `v` that cover [lo, lo + n): p points at
+/// element lo + j, and len elements follow it.
+template <class T, class S, class F>
+void for_each_run(const param_view<T, S>& v, std::size_t lo, std::size_t n, F f) {
+  std::size_t start = 0;  // global index of the segment's first element
+  for (auto s : v.segments()) {
+    const std::size_t end = start + s.size();
+    if (end > lo && start < lo + n) {
+      const std::size_t from = lo > start ? lo : start, to = lo + n < end ? lo + n : end;
+      f(from - lo, s.data() + (from - start), to - from);
+    }
+    if (end >= lo + n) break;
+    start = end;
+  }
+}
+
 /// Calls f(global_offset, length, pointer_into_each_view...) over contiguous pieces.
 /// The views must have equal sizes (callers check and name them).
 template <class F, class... V>
