@@ -10,6 +10,8 @@
 ///     aggregator updates x in one fused pass. apply is deterministic, so every rank may
 ///     run it redundantly after an all-reduce and all end with the same x.
 /// `weights_by_samples(a)` says whether the trainer must weight the mean by sample counts.
+/// A state whose apply sets x ← avg exactly may say `static constexpr bool replaces_model
+/// = true`: the trainer then swaps buffers instead of running apply (no pass over d).
 #include <concepts>
 #include <cstddef>
 #include <span>
@@ -28,6 +30,15 @@ template <class A>
 constexpr bool weights_by_samples(const A& a) noexcept {
   if constexpr (requires { a.weighted; })
     return static_cast<bool>(a.weighted);
+  else
+    return false;
+}
+
+/// True when the aggregator's new global model is exactly the average (see above).
+template <class A, class T>
+constexpr bool replaces_model() {
+  if constexpr (requires { A::template state<T>::replaces_model; })
+    return A::template state<T>::replaces_model;
   else
     return false;
 }

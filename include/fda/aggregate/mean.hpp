@@ -7,10 +7,13 @@
 namespace fda {
 
 namespace detail {
-/// x ← avg; no server memory.
+/// x ← avg; no server memory. `replaces_model` tells the trainer that the new global
+/// model is the average itself, so it may take the averaging buffer instead of copying.
 template <class T>
 class mean_state {
  public:
+  static constexpr bool replaces_model = true;
+
   mean_state(const auto& /*config*/, std::size_t dim) : dim_(dim) {}
 
   template <viewable X, viewable Avg>

@@ -230,10 +230,16 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
   for (std::size_t r = 0; r < k; ++r) total += c.slots_[r].weight;
   if (!(total > 0.0)) detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
   // Each rank averages one share of the elements, a block at a time, in rank order.
+  // The finiteness probe (Σ x·0) and the spread use lanes (detail::blocked_sum) so that
+  // neither is a serial chain of additions.
   const auto [begin, end] = detail::share_of(out.size(), k, rank_);
   double acc[detail::block];
-  double probe = 0.0;   // stays 0 while every average is finite
-  double spread = 0.0;  // Σ_k ||w_k - out||² over this rank's share
+  detail::blocked_sum<1> probe, spread;
+  auto zero_if_finite = [](auto& a, std::size_t l, double x) { a[0][l] += x * 0.0; };
+  auto squared_gap = [](auto& a, std::size_t l, auto x, double m) {
+    const double u = double(x) - m;
+    a[0][l] += u * u;
+  };
   for (std::size_t lo = begin; lo < end; lo += detail::block) {
     const std::size_t n = std::min(detail::block, end - lo);
     std::fill(acc, acc + n, 0.0);
@@ -247,21 +253,20 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
     for (std::size_t i = 0; i < n; ++i) {
       out[lo + i] = U(acc[i]);
       acc[i] = double(out[lo + i]);
-      probe += acc[i] * 0.0;
     }
+    probe.add_piece(0, n, zero_if_finite, static_cast<const double*>(acc));
     // The block is still in cache: add every worker's spread about the average.
     for (std::size_t r = 0; r < k; ++r) {
       const auto& theirs = *static_cast<const param_view<const T>*>(c.slots_[r].view);
       detail::for_each_run(theirs, lo, n, [&](std::size_t j, const T* p, std::size_t len) {
-        for (std::size_t i = 0; i < len; ++i) {
-          const double u = double(p[i]) - acc[j + i];
-          spread += u * u;
-        }
+        spread.add_piece(j, len, squared_gap, p, static_cast<const double*>(acc + j));
       });
     }
+    probe.end_piece(1, 1);
+    spread.end_piece(1, 1);
   }
-  c.slots_[rank_].finite = probe == 0.0;
-  c.slots_[rank_].spread = spread;
+  c.slots_[rank_].finite = probe.total[0] == 0.0;
+  c.slots_[rank_].spread = spread.total[0];
   barrier();
   average_stats stats{true, 0.0};
   for (std::size_t r = 0; r < k; ++r) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "../aggregate/aggregator.hpp"
@@ -145,8 +146,14 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
       const average_stats avg = comm.average(mine_const, weight, std::span<T>(shared.avg));
       if (!avg.finite) report_bad_average(comm, mine, rank, step);
       comm.serial([&] {
-        copy(shared.w0, shared.w0_prev);
-        shared.server.apply(shared.w0, shared.avg);
+        if constexpr (replaces_model<Aggregator, T>()) {
+          // w0_prev ← w0, w0 ← avg, the old w0_prev becomes scratch: no pass over d.
+          std::swap(shared.w0_prev, shared.w0);
+          std::swap(shared.w0, shared.avg);
+        } else {
+          copy(shared.w0, shared.w0_prev);
+          shared.server.apply(shared.w0, shared.avg);
+        }
       });
       copy(shared.w0, mine);  // every worker takes the new global model
       comm.serial([&] {
