@@ -9,7 +9,6 @@
 ///   - user types, through an ADL function `fda_view(x)` found next to the type, or a
 ///     specialization of `fda::param_access<Type>` (how <fda/eigen.hpp> adds Eigen).
 /// A view never copies or owns the parameters: keep the container alive.
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <ranges>
@@ -67,25 +66,6 @@ class param_view {
     if (s.empty()) return;
     segments_.push_back(s);
     size_ += s.size();
-  }
-
-  /// The `count` elements starting at `offset`, as a view of the same memory.
-  param_view subview(std::size_t offset, std::size_t count) const {
-    if (offset > size_ || count > size_ - offset)
-      throw std::out_of_range("fda::param_view::subview: range past the end of the view");
-    param_view part;
-    for (auto s : segments_) {
-      if (count == 0) break;
-      if (offset >= s.size()) {
-        offset -= s.size();
-        continue;
-      }
-      const std::size_t n = std::min(count, s.size() - offset);
-      part.append(s.subspan(offset, n));
-      offset = 0;
-      count -= n;
-    }
-    return part;
   }
 
   /// Element i of the concatenation (a linear search over segments: for tests and tools,

@@ -33,7 +33,7 @@
 #include <mutex>
 #include <vector>
 
-#include "poly_hash.hpp"
+#include "splitmix.hpp"
 
 namespace fda::detail {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../detail/poly_hash.hpp"
+#include "../detail/splitmix.hpp"
 #include "../kernels.hpp"
 #include "threshold_monitor.hpp"
 

@@ -1,10 +1,6 @@
 #pragma once
 /// splitmix64: the seeded random words of fda (LinearFDA's first-round ξ, the sketch's
 /// tabulation tables, detail/tabulation_hash.hpp).
-///
-/// The sketch used to hash with a cubic over GF(2^61 - 1) walked by finite differences;
-/// it now uses tabulation hashing (2.4× faster, docs/core.md). bench/bench_kernels.cpp
-/// keeps the cubic kernel as a comparison point.
 #include <cstdint>
 
 namespace fda::detail {
