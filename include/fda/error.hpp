@@ -35,6 +35,19 @@ template <class... Parts>
   throw invalid_argument(concat(parts...));
 }
 
+/// Tags an error that every worker raises at the same point with the same message, because
+/// a collective told them all (sizes that differ, a bad local state, a non-finite average):
+/// a transport that cannot interrupt its peers (MPI) need not abort them for it.
+struct raised_everywhere {};
+template <class Error>
+struct everywhere : Error, raised_everywhere {
+  using Error::Error;
+};
+
+inline bool is_raised_everywhere(const std::exception& e) {
+  return dynamic_cast<const raised_everywhere*>(&e) != nullptr;
+}
+
 /// Throws unless `value` is finite and >= 0; `where` names the field ("fda::linear_fda: theta").
 inline void require_non_negative(const char* where, double value) {
   if (!(std::isfinite(value) && value >= 0.0))

@@ -52,6 +52,9 @@ struct result {
   bool stopped_by_callback = false;
   std::vector<sync_record> sync_log = {};
   std::vector<double> model = {};  ///< the workers' average at the end (the final global model)
+  /// What each rank actually handed to its transport for the others, in bytes (MPI only;
+  /// empty in-process): measured, unlike the cost-model counters above.
+  std::vector<std::uint64_t> bytes_sent_per_rank = {};
 
   std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }
 };

@@ -9,6 +9,7 @@
 ///                                    {finite?, Σ_k ||w_k − out||²}
 ///   broadcast(mine, out)             out = worker 0's parameters
 ///   serial(f)                        f runs once per replica of the run's shared state
+///   root_says(f)                     f() -> bool runs on rank 0; every rank gets its value
 ///   barrier()
 /// Reductions add the workers' contributions in rank order 0, 1, ..., K-1 (each element
 /// by one thread), so results are bit-identical whatever the thread scheduling. K may
@@ -24,10 +25,12 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <span>
 #include <thread>
 #include <vector>
 
+#include "../detail/average_share.hpp"
 #include "../detail/traverse.hpp"
 #include "../error.hpp"
 #include "../params.hpp"
@@ -73,11 +76,6 @@ class abortable_barrier {
   bool aborted_ = false;
 };
 
-/// [begin, end) of the elements rank r reduces when n elements are split over k ranks.
-inline std::pair<std::size_t, std::size_t> share_of(std::size_t n, std::size_t k, std::size_t r) {
-  return {n * r / k, n * (r + 1) / k};
-}
-
 }  // namespace detail
 
 class local_cluster;
@@ -119,6 +117,10 @@ class cluster_comm {
     if (rank_ == 0) f();
     barrier();
   }
+
+  /// Runs f() -> bool on rank 0 only (the callbacks) and returns its value on every rank.
+  template <class F>
+  bool root_says(F&& f);
 
  private:
   friend class local_cluster;
@@ -182,6 +184,7 @@ class local_cluster {
   std::unique_ptr<detail::abortable_barrier> barrier_;
   std::vector<slot> slots_;
   std::vector<double> reduced_;
+  bool root_said_ = false;  // root_says' answer: written by rank 0 between two barriers
   std::mutex error_mutex_;
   std::exception_ptr first_error_;
 };
@@ -189,6 +192,12 @@ class local_cluster {
 inline std::size_t cluster_comm::size() const noexcept { return cluster_->workers_; }
 
 inline void cluster_comm::barrier() { cluster_->barrier_->arrive_and_wait(); }
+
+template <class F>
+bool cluster_comm::root_says(F&& f) {
+  serial([&] { cluster_->root_said_ = f(); });
+  return cluster_->root_said_;  // read before the next barrier: rank 0 cannot write it again yet
+}
 
 inline void cluster_comm::all_reduce_sum(std::span<double> values) {
   auto& c = *cluster_;
@@ -226,47 +235,18 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
   c.slots_[rank_].view = &mine;
   c.slots_[rank_].weight = weight;
   barrier();
-  double total = 0.0;
-  for (std::size_t r = 0; r < k; ++r) total += c.slots_[r].weight;
-  if (!(total > 0.0)) detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
-  // Each rank averages one share of the elements, a block at a time, in rank order.
-  // The finiteness probe (Σ x·0) and the spread use lanes (detail::blocked_sum) so that
-  // neither is a serial chain of additions.
+  std::vector<double> weights(k);
+  for (std::size_t r = 0; r < k; ++r) weights[r] = c.slots_[r].weight;
+  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
+    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+  // Each rank averages one share of the elements, reading the others' parameters in place.
   const auto [begin, end] = detail::share_of(out.size(), k, rank_);
-  double acc[detail::block];
-  detail::blocked_sum<1> probe, spread;
-  auto zero_if_finite = [](auto& a, std::size_t l, double x) { a[0][l] += x * 0.0; };
-  auto squared_gap = [](auto& a, std::size_t l, auto x, double m) {
-    const double u = double(x) - m;
-    a[0][l] += u * u;
-  };
-  for (std::size_t lo = begin; lo < end; lo += detail::block) {
-    const std::size_t n = std::min(detail::block, end - lo);
-    std::fill(acc, acc + n, 0.0);
-    for (std::size_t r = 0; r < k; ++r) {
-      const auto& theirs = *static_cast<const param_view<const T>*>(c.slots_[r].view);
-      const double coeff = c.slots_[r].weight / total;
-      detail::for_each_run(theirs, lo, n, [&](std::size_t j, const T* p, std::size_t len) {
-        for (std::size_t i = 0; i < len; ++i) acc[j + i] += coeff * double(p[i]);
-      });
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      out[lo + i] = U(acc[i]);
-      acc[i] = double(out[lo + i]);
-    }
-    probe.add_piece(0, n, zero_if_finite, static_cast<const double*>(acc));
-    // The block is still in cache: add every worker's spread about the average.
-    for (std::size_t r = 0; r < k; ++r) {
-      const auto& theirs = *static_cast<const param_view<const T>*>(c.slots_[r].view);
-      detail::for_each_run(theirs, lo, n, [&](std::size_t j, const T* p, std::size_t len) {
-        spread.add_piece(j, len, squared_gap, p, static_cast<const double*>(acc + j));
-      });
-    }
-    probe.end_piece(1, 1);
-    spread.end_piece(1, 1);
-  }
-  c.slots_[rank_].finite = probe.total[0] == 0.0;
-  c.slots_[rank_].spread = spread.total[0];
+  detail::share_averager share(detail::averaging_coefficients(weights));
+  share.add(begin, end, out, [&](std::size_t r, std::size_t lo, std::size_t n, auto&& f) {
+    detail::for_each_run(*static_cast<const param_view<const T>*>(c.slots_[r].view), lo, n, f);
+  });
+  c.slots_[rank_].finite = share.finite();
+  c.slots_[rank_].spread = share.spread();
   barrier();
   average_stats stats{true, 0.0};
   for (std::size_t r = 0; r < k; ++r) {

@@ -4,11 +4,14 @@
 /// Comm is a worker's handle to the collectives (cluster_comm, mpi_comm); Shared is the
 /// run state of which each process keeps one replica (the in-process cluster: one for all
 /// workers; MPI: one per rank). Shared is written only inside comm.serial(), read by all
-/// between collectives, so every replica sees the same sequence of states.
+/// between collectives, so every replica sees the same sequence of states. Callbacks run
+/// inside comm.root_says() on rank 0 only; the stop they ask for reaches every worker.
+/// Errors found by a collective are raised on every worker alike (detail::everywhere).
 #include <chrono>
 #include <cmath>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -37,7 +40,6 @@ struct run_state {
   monitor_type monitor;
   server_type server;
   result res;
-  bool stop = false;
 };
 
 template <class Policy>
@@ -58,14 +60,54 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
                              "earlier: set options.check_finite_every_step to find the first)"));
 }
 
-/// The workers' average is not finite: the workers whose parameters are not finite
-/// report themselves; if none does (an overflow of the sum), every worker reports that.
+/// The workers' average is not finite. One small all-reduce tells every worker which
+/// workers hold non-finite parameters, so all raise the same error naming the first one
+/// (or, if none does, an overflow of the sum).
 template <class Comm, class V>
-[[noreturn]] void report_bad_average(Comm& comm, const V& mine, std::size_t rank, std::size_t step) {
-  if (!all_finite(mine)) non_finite_params(rank, step);
-  comm.barrier();  // aborted if another worker reported itself
-  throw numeric_error(concat("fda: the average of the workers' models at step ", step,
-                             " is not finite although every worker's parameters are: an overflow"));
+[[noreturn]] void report_bad_average(Comm& comm, const V& mine, std::size_t step) {
+  std::vector<double> bad(comm.size(), 0.0);
+  bad[comm.rank()] = all_finite(mine) ? 0.0 : 1.0;
+  comm.all_reduce_sum(bad);
+  for (std::size_t r = 0; r < bad.size(); ++r)
+    if (bad[r] != 0.0)
+      throw everywhere<numeric_error>(concat(
+          "fda: worker ", r, " has NaN or Inf in its parameters at step ", step,
+          " (found when averaging the models; it may have appeared earlier: set "
+          "options.check_finite_every_step to find the first)"));
+  throw everywhere<numeric_error>(concat("fda: the average of the workers' models at step ", step,
+                                         " is not finite although every worker's parameters are: an overflow"));
+}
+
+/// The first field of a worker's local state that is not finite: {index, value}.
+inline std::optional<std::pair<std::size_t, double>> state_fault(std::span<const double> state) {
+  for (std::size_t i = 0; i < state.size(); ++i)
+    if (!std::isfinite(state[i])) return std::pair{i, state[i]};
+  return std::nullopt;
+}
+
+/// Some worker flagged its local state. A second small all-reduce carries every faulty
+/// worker's {field, value}, so all workers raise the same error naming the first one.
+template <class Comm, class Monitor>
+[[noreturn]] void report_bad_state(Comm& comm, const Monitor& m, std::string_view policy,
+                                   std::optional<std::pair<std::size_t, double>> mine,
+                                   std::size_t step) {
+  std::vector<double> faults(2 * comm.size(), 0.0);
+  if (mine) {
+    faults[2 * comm.rank()] = double(mine->first) + 1.0;
+    faults[2 * comm.rank() + 1] = mine->second;
+  }
+  comm.all_reduce_sum(faults);
+  std::size_t worker = 0;
+  while (faults[2 * worker] == 0.0) ++worker;
+  const auto field = std::size_t(faults[2 * worker]) - 1;
+  try {
+    std::vector<double> state(field + 1, 0.0);
+    state[field] = faults[2 * worker + 1];
+    check_local_state(m, policy, worker, state, step);
+  } catch (const numeric_error& e) {
+    throw everywhere<numeric_error>(e.what());
+  }
+  throw everywhere<numeric_error>(concat("fda: worker ", worker, " sent an invalid local state at step ", step));
 }
 
 /// Checks that every worker has d parameters; names the first that differs.
@@ -76,8 +118,9 @@ void check_same_dim(Comm& comm, std::size_t dim) {
   comm.all_reduce_sum(dims);
   for (std::size_t r = 0; r < dims.size(); ++r)
     if (dims[r] != dims[0])
-      fail("fda::train: worker ", r, " has ", std::size_t(dims[r]), " parameters but worker 0 has ",
-           std::size_t(dims[0]), ": every worker must train the same model");
+      throw everywhere<invalid_argument>(concat(
+          "fda::train: worker ", r, " has ", std::size_t(dims[r]), " parameters but worker 0 has ",
+          std::size_t(dims[0]), ": every worker must train the same model"));
 }
 
 /// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
@@ -109,12 +152,13 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   comm.broadcast(mine_const, std::span<T>(shared.w0));
   copy(shared.w0, mine);
   const run_info info{d, k, spe, opt.check_every, opt.seed};
-  comm.serial([&] {
-    shared.res = result{};
-    if (call_hooks(on_begin_hook{}, callbacks, info)) shared.stop = true;
-  });
+  comm.serial([&] { shared.res = result{}; });
+  // Callbacks run on one worker (rank 0); what they decide reaches every worker.
+  bool stop = comm.root_says([&] { return call_hooks(on_begin_hook{}, callbacks, info); });
 
-  std::vector<double> state(monitor.state_size());
+  // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
+  std::vector<double> state(monitor.state_size() + 1);
+  const std::span<double> fields(state.data(), monitor.state_size());
   std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
   // The counters of the cost model (fda-spec.md §7), derived from what happened.
   auto count = [&](result& res) {
@@ -125,7 +169,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
     res.monitor_bytes = checks * check_cost + syncs * variance_cost;
     res.wall_seconds = seconds_since(start);
   };
-  for (std::size_t step = 1; step <= total && !shared.stop; ++step) {
+  for (std::size_t step = 1; step <= total && !stop; ++step) {
     steps = step;
     w.step();
     ++in_round;
@@ -134,17 +178,19 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
 
     const bool check = monitor.checks_at(in_round);
     if (check) {
-      monitor.local_state(mine, shared.w0, state);
-      check_local_state(monitor, Policy::name, rank, state, step);
+      monitor.local_state(mine, shared.w0, fields);
+      const auto fault = state_fault(fields);
+      state.back() = fault ? 1.0 : 0.0;
       comm.all_reduce_sum(state);
+      if (state.back() != 0.0) report_bad_state(comm, monitor, Policy::name, fault, step);
       ++checks;
     }
-    const decision dec = monitor.decide(check ? std::span<const double>(state) : std::span<const double>(), in_round);
+    const decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
 
     if (dec.sync) {
       ++syncs;
       const average_stats avg = comm.average(mine_const, weight, std::span<T>(shared.avg));
-      if (!avg.finite) report_bad_average(comm, mine, rank, step);
+      if (!avg.finite) report_bad_average(comm, mine, step);
       comm.serial([&] {
         if constexpr (replaces_model<Aggregator, T>()) {
           // w0_prev ← w0, w0 ← avg, the old w0_prev becomes scratch: no pass over d.
@@ -156,12 +202,12 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
         }
       });
       copy(shared.w0, mine);  // every worker takes the new global model
+      const sync_record rec{step, dec.estimate, avg.spread / double(k), monitor.theta()};
       comm.serial([&] {
-        const sync_record rec{step, dec.estimate, avg.spread / double(k), monitor.theta()};
         shared.monitor.on_sync(shared.w0, shared.w0_prev, sync_info{rec.variance, in_round});
         shared.res.sync_log.push_back(rec);
-        if (call_hooks(on_sync_hook{}, callbacks, rec)) shared.stop = true;
       });
+      if (comm.root_says([&] { return call_hooks(on_sync_hook{}, callbacks, rec); })) stop = true;
       in_round = 0;
     }
 
@@ -169,21 +215,24 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
     if constexpr (wants_epochs)
       if (epoch_end) comm.average(mine_const, 1.0, std::span<T>(shared.avg));
     if (wants_steps || (wants_epochs && epoch_end)) {
-      comm.serial([&] {
-        auto& res = shared.res;
-        count(res);
+      comm.serial([&] { count(shared.res); });
+      const bool said_stop = comm.root_says([&] {
+        const auto& res = shared.res;
+        bool halt = false;
         if constexpr (wants_steps) {
           const step_info s{step, total, syncs, res.monitor_bytes, res.sync_bytes, dec.sync,
                             dec.estimate, monitor.theta(), res.wall_seconds};
-          if (call_hooks(on_step_hook{}, callbacks, s)) shared.stop = true;
+          halt = call_hooks(on_step_hook{}, callbacks, s);
         }
         if constexpr (wants_epochs)
           if (epoch_end) {
             epoch_info<T> e{step / spe, step, total, syncs, res.monitor_bytes, res.sync_bytes,
                             monitor.theta(), res.wall_seconds, shared.avg, {}};
-            if (call_hooks(on_epoch_hook{}, callbacks, e)) shared.stop = true;
+            halt = call_hooks(on_epoch_hook{}, callbacks, e) || halt;
           }
+        return halt;
       });
+      if (said_stop) stop = true;
     }
   }
 
@@ -192,10 +241,13 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   comm.serial([&] {
     auto& res = shared.res;
     count(res);
-    res.stopped_by_callback = shared.stop;
+    res.stopped_by_callback = stop;
     res.final_theta = monitor.theta();
     res.model.assign(shared.avg.begin(), shared.avg.end());
-    call_hooks(on_end_hook{}, callbacks, std::as_const(res));
+  });
+  comm.root_says([&] {
+    call_hooks(on_end_hook{}, callbacks, std::as_const(shared.res));
+    return false;
   });
 }
 

@@ -1,0 +1,87 @@
+#pragma once
+/// The averaging kernel every transport runs on its share of the elements.
+///
+/// The K workers' models are averaged element by element in double, adding the workers in
+/// rank order 0, 1, ..., K-1; a transport splits the d elements into K shares
+/// (share_of) and each rank averages its own. Doing this with the same code, the same share
+/// boundaries and the same blocks on every transport is what makes the in-process cluster
+/// and MPI agree bit for bit.
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "traverse.hpp"
+
+namespace fda::detail {
+
+/// [begin, end) of the elements rank r handles when n elements are split over k ranks.
+inline std::pair<std::size_t, std::size_t> share_of(std::size_t n, std::size_t k, std::size_t r) {
+  return {n * r / k, n * (r + 1) / k};
+}
+
+/// coeff[r] = weight[r] / Σ weights, the sum taken in rank order.
+inline std::vector<double> averaging_coefficients(std::span<const double> weights) {
+  double total = 0.0;
+  for (double w : weights) total += w;
+  std::vector<double> coeff(weights.size());
+  for (std::size_t r = 0; r < weights.size(); ++r) coeff[r] = weights[r] / total;
+  return coeff;
+}
+
+/// Averages one share, a block at a time, and keeps two sums over it: a finiteness probe
+/// (Σ x·0: NaN iff some average is not finite) and the workers' spread about the average,
+/// Σ_k ||w_k − avg||², computed while the block is in cache. Both use lanes
+/// (blocked_sum), so neither is a serial chain of additions.
+///
+/// The share may be fed in consecutive pieces (MPI receives it in chunks); a piece must
+/// start at a block boundary counted from the share's beginning, so that the blocks, and
+/// with them every rounding, are those of one pass over the whole share.
+class share_averager {
+ public:
+  explicit share_averager(std::vector<double> coeff) : coeff_(std::move(coeff)) {}
+
+  /// Averages elements [lo, hi) into out[lo, hi). worker_runs(r, lo, n, f) must call
+  /// f(j, p, len) for the contiguous runs of worker r's elements [lo, lo + n): p points at
+  /// element lo + j, len elements long.
+  template <class U, class Runs>
+  void add(std::size_t lo, std::size_t hi, std::span<U> out, Runs&& worker_runs) {
+    auto zero_if_finite = [](auto& a, std::size_t l, double x) { a[0][l] += x * 0.0; };
+    auto squared_gap = [](auto& a, std::size_t l, auto x, double m) {
+      const double u = double(x) - m;
+      a[0][l] += u * u;
+    };
+    for (; lo < hi; lo += block) {
+      const std::size_t n = std::min(block, hi - lo);
+      std::fill(acc_, acc_ + n, 0.0);
+      for (std::size_t r = 0; r < coeff_.size(); ++r) {
+        const double c = coeff_[r];
+        worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
+          for (std::size_t i = 0; i < len; ++i) acc_[j + i] += c * double(p[i]);
+        });
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        out[lo + i] = U(acc_[i]);
+        acc_[i] = double(out[lo + i]);  // the spread is about the average as stored
+      }
+      probe_.add_piece(0, n, zero_if_finite, static_cast<const double*>(acc_));
+      for (std::size_t r = 0; r < coeff_.size(); ++r)
+        worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
+          spread_.add_piece(j, len, squared_gap, p, static_cast<const double*>(acc_ + j));
+        });
+      probe_.end_piece(1, 1);
+      spread_.end_piece(1, 1);
+    }
+  }
+
+  bool finite() const { return probe_.total[0] == 0.0; }
+  double spread() const { return spread_.total[0]; }
+
+ private:
+  std::vector<double> coeff_;
+  double acc_[block];
+  blocked_sum<1> probe_, spread_;
+};
+
+}  // namespace fda::detail

@@ -1,0 +1,211 @@
+// The MPI transport, run under mpirun with 2 and 4 ranks. Every rank runs every test case;
+// each case trains over MPI and, on every rank, the same run on the in-process cluster with
+// K = the number of ranks, and compares them.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/environment.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include <fda/aggregate.hpp>
+#include <fda/callbacks.hpp>
+#include <fda/mpi.hpp>
+#include <fda/policy.hpp>
+#include <fda/train.hpp>
+
+#include "least_squares.hpp"
+
+namespace {
+
+boost::mpi::communicator& world() {
+  static boost::mpi::communicator w;
+  return w;
+}
+std::size_t ranks() { return std::size_t(world().size()); }
+std::size_t my_rank() { return std::size_t(world().rank()); }
+
+std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser: a deterministic noise source
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/// A worker whose model drifts by rank-dependent noise plus a pull towards a rank-dependent
+/// target: syncs happen, models differ, and the parameters are float, split in `tensors`
+/// pieces (several pieces: the ordered average packs them; one: it sends them in place).
+struct drifting_worker {
+  std::size_t rank, dim, tensors;
+  std::vector<std::vector<float>> w;
+  std::size_t t = 0;
+  std::size_t n_samples = 10 + 7 * rank;
+  std::size_t poison_at = 0;  // the step at which this worker's parameters become NaN
+
+  drifting_worker(std::size_t r, std::size_t d, std::size_t pieces = 1) : rank(r), dim(d), tensors(pieces) {
+    for (std::size_t p = 0; p < pieces; ++p) {
+      const auto [lo, hi] = fda::detail::share_of(d, pieces, p);
+      w.emplace_back(hi - lo, float(r) * 0.5f);
+    }
+  }
+  std::vector<std::vector<float>>& params() { return w; }
+  void step() {
+    ++t;
+    std::size_t i = 0;
+    for (auto& tensor : w)
+      for (auto& x : tensor) {
+        const double noise = double(mix(rank * 1000003 + t * 7919 + i) >> 11) * 0x1.0p-53 - 0.5;
+        const double target = std::sin(double(i) + double(rank));
+        x = float(x + 0.05 * noise + 0.01 * (target - x));
+        ++i;
+      }
+    if (t == poison_at) w[0][0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  std::size_t samples() const { return n_samples; }
+};
+
+template <class Policy, class Aggregator>
+void check_mpi_equals_cluster(Policy policy, Aggregator agg, std::size_t d, std::size_t pieces,
+                              fda::mpi_options mo, bool bitwise) {
+  const fda::options opt{.max_epochs = 3, .steps_per_epoch = 20, .seed = 5};
+  fda::mpi_comm comm(world(), mo);
+  drifting_worker mine(my_rank(), d, pieces);
+  const fda::result over_mpi = fda::train(comm, mine, policy, agg, opt);
+
+  fda::local_cluster cluster(ranks());
+  const fda::result in_process = fda::train(
+      cluster, [&](std::size_t r) { return drifting_worker(r, d, pieces); }, policy, agg, opt);
+
+  INFO(Policy::name << ", d = " << d << ", pieces = " << pieces << ", K = " << ranks()
+                    << (bitwise ? ", ordered" : ", native"));
+  REQUIRE(over_mpi.syncs == in_process.syncs);
+  CHECK(over_mpi.syncs > 0);
+  CHECK(over_mpi.checks == in_process.checks);
+  CHECK(over_mpi.monitor_bytes == in_process.monitor_bytes);
+  CHECK(over_mpi.sync_bytes == in_process.sync_bytes);
+  for (std::size_t s = 0; s < over_mpi.syncs; ++s) {
+    const auto &a = over_mpi.sync_log[s], &b = in_process.sync_log[s];
+    CHECK(a.step == b.step);
+    if (bitwise) {
+      CHECK((a.estimate == b.estimate || (std::isnan(a.estimate) && std::isnan(b.estimate))));
+      CHECK(a.variance == b.variance);
+      CHECK((a.theta == b.theta || (std::isnan(a.theta) && std::isnan(b.theta))));
+    } else {
+      CHECK(a.variance == Approx(b.variance).epsilon(1e-5));
+    }
+  }
+  REQUIRE(over_mpi.model.size() == d);
+  double diff = 0, norm = 0;
+  std::size_t different = 0;
+  for (std::size_t i = 0; i < d; ++i) {
+    diff += (over_mpi.model[i] - in_process.model[i]) * (over_mpi.model[i] - in_process.model[i]);
+    norm += in_process.model[i] * in_process.model[i];
+    different += over_mpi.model[i] != in_process.model[i];
+  }
+  if (bitwise) CHECK(different == 0);
+  CHECK(std::sqrt(diff / norm) <= 1e-5);
+  REQUIRE(over_mpi.bytes_sent_per_rank.size() == ranks());
+  for (auto b : over_mpi.bytes_sent_per_rank) CHECK(b > 0);
+  CHECK(in_process.bytes_sent_per_rank.empty());
+}
+
+}  // namespace
+
+TEST_CASE("ordered MPI reductions equal the in-process cluster bit for bit") {
+  const fda::mpi_options ordered{};
+  check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::mean{}, 1001, 1, ordered, true);
+  check_mpi_equals_cluster(fda::sketch_fda{.theta = 0.02}, fda::mean{}, 1001, 1, ordered, true);
+  check_mpi_equals_cluster(fda::naive_fda{.theta = 0.02}, fda::weighted_mean{}, 1001, 3, ordered, true);
+  check_mpi_equals_cluster(fda::linear_fda{}, fda::fedadam{}, 517, 2, ordered, true);  // adaptive Θ
+  check_mpi_equals_cluster(fda::exact_variance{.theta = 0.02}, fda::mean{}, 300, 1, ordered, true);
+  check_mpi_equals_cluster(fda::periodic{.every = 7}, fda::fedavgm{}, 300, 1, ordered, true);
+  // Several rounds of the all-to-all (chunks of 4096 elements), from memory in place and packed.
+  check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::weighted_mean{}, 50001, 1,
+                           {.chunk = 4096}, true);
+  check_mpi_equals_cluster(fda::sketch_fda{.theta = 0.02}, fda::mean{}, 50001, 4, {.chunk = 4096}, true);
+}
+
+TEST_CASE("native MPI reductions agree with the in-process cluster to rounding") {
+  const fda::mpi_options native{.reduction = fda::mpi_reduction::native};
+  check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::mean{}, 1001, 1, native, false);
+  check_mpi_equals_cluster(fda::sketch_fda{.theta = 0.02}, fda::mean{}, 20001, 1, native, false);
+  // Unequal weights or several pieces: the average is taken the ordered way.
+  check_mpi_equals_cluster(fda::naive_fda{.theta = 0.02}, fda::weighted_mean{}, 1001, 3, native, false);
+}
+
+TEST_CASE("least squares over MPI reaches the cluster's model in double precision") {
+  const fda_test::least_squares problem(8, ranks(), 30, 0.1, 3, 0.5);
+  fda::mpi_comm comm(world());
+  fda_test::ls_worker mine{&problem, my_rank(), 0.05};
+  const fda::options opt{.max_steps = 300, .seed = 1};
+  const auto a = fda::train(comm, mine, fda::linear_fda{.theta = 1e-3}, fda::weighted_mean{}, opt);
+  fda::local_cluster cluster(ranks());
+  const auto b = fda::train(
+      cluster, [&](std::size_t r) { return fda_test::ls_worker{&problem, r, 0.05}; },
+      fda::linear_fda{.theta = 1e-3}, fda::weighted_mean{}, opt);
+  CHECK(a.syncs == b.syncs);
+  CHECK(a.model == b.model);
+  CHECK(problem.relative_error(a.model) < 0.05);
+}
+
+TEST_CASE("callbacks run on rank 0 only, and a stop they ask for reaches every rank") {
+  struct counter {
+    std::size_t steps = 0, syncs = 0, begins = 0, ends = 0;
+    void on_begin(const fda::run_info&) { ++begins; }
+    bool on_step(const fda::step_info& s) {
+      ++steps;
+      return s.step == 17;
+    }
+    void on_sync(const fda::sync_record&) { ++syncs; }
+    void on_end(const fda::result&) { ++ends; }
+  } seen;
+  fda::mpi_comm comm(world());
+  drifting_worker mine(my_rank(), 100);
+  const auto r = fda::train(comm, mine, fda::periodic{.every = 5}, fda::mean{}, {.max_steps = 100}, seen);
+  CHECK(r.steps == 17);
+  CHECK(r.syncs == 3);
+  CHECK(r.stopped_by_callback);
+  const std::size_t calls = my_rank() == 0 ? 1 : 0;
+  CHECK(seen.begins == calls);
+  CHECK(seen.ends == calls);
+  CHECK(seen.steps == 17 * calls);
+  CHECK(seen.syncs == 3 * calls);
+}
+
+TEST_CASE("failures found by a collective are raised on every rank, naming the worker") {
+  fda::mpi_comm comm(world());
+  const std::size_t last = ranks() - 1;
+  SECTION("model sizes that differ") {
+    drifting_worker mine(my_rank(), my_rank() == last ? 11 : 10);
+    CHECK_THROWS_WITH(fda::train(comm, mine, fda::linear_fda{}, fda::mean{}, {.max_steps = 5}),
+                      Catch::Contains("worker " + std::to_string(last) + " has 11 parameters but worker 0 has 10"));
+  }
+  SECTION("NaN in one worker's local state") {
+    drifting_worker mine(my_rank(), 10);
+    if (my_rank() == last) mine.poison_at = 4;
+    CHECK_THROWS_AS(fda::train(comm, mine, fda::linear_fda{.theta = 1e9}, fda::mean{}, {.max_steps = 10}),
+                    fda::numeric_error);
+    drifting_worker again(my_rank(), 10);
+    if (my_rank() == last) again.poison_at = 4;
+    CHECK_THROWS_WITH(fda::train(comm, again, fda::linear_fda{.theta = 1e9}, fda::mean{}, {.max_steps = 10}),
+                      Catch::Contains("worker " + std::to_string(last) + " at step 4") &&
+                          Catch::Contains("its parameters hold NaN or Inf"));
+  }
+  SECTION("NaN in the average of a schedule without local states") {
+    drifting_worker mine(my_rank(), 10);
+    if (my_rank() == last) mine.poison_at = 4;
+    CHECK_THROWS_WITH(fda::train(comm, mine, fda::periodic{.every = 5}, fda::mean{}, {.max_steps = 10}),
+                      Catch::Contains("worker " + std::to_string(last) + " has NaN or Inf in its parameters at step 5"));
+  }
+}
+
+int main(int argc, char** argv) {
+  boost::mpi::environment env(argc, argv);
+  (void)world();
+  return Catch::Session().run(argc, argv);
+}
