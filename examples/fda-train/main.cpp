@@ -7,11 +7,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <optional>
 #include <sstream>
 #include <thread>
 
 #include "job.hpp"
+
+#ifdef FDA_TRAIN_MPI
+#include <boost/mpi/communicator.hpp>
+#include <boost/mpi/environment.hpp>
+
+#include <fda/mpi.hpp>
+#endif
 
 namespace {
 
@@ -37,6 +45,17 @@ struct settings {
   std::size_t check_every = 1;
   std::string csv, json, plot;
   bool quiet = false;
+  std::string transport = "local";
+  std::string reduction = "ordered";
+  bool workers_given = false;
+};
+
+/// The ranks of an MPI job (--transport mpi); rank 0 of 1 in-process.
+struct mpi_job {
+  std::size_t rank = 0, size = 1;
+#ifdef FDA_TRAIN_MPI
+  std::optional<fda::mpi_comm> comm = {};
+#endif
 };
 
 /// What one policy's run produced, for the table and the JSON summary.
@@ -128,6 +147,10 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--json", s.json, "write a summary per policy");
   app.add_option("--plot", s.plot, "write accuracy vs bytes and vs steps (PNG)");
   app.add_flag("--quiet,-q", s.quiet, "no progress bar");
+  app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, under mpirun -np K")
+      ->check(CLI::IsMember({"local", "mpi"}))->capture_default_str();
+  app.add_option("--mpi-reduction", s.reduction, "ordered: bit-identical to --transport local | native: MPI_Allreduce")
+      ->check(CLI::IsMember({"ordered", "native"}))->capture_default_str();
 }
 
 /// Human-readable bytes for the table.
@@ -148,9 +171,18 @@ void print_table(const std::vector<outcome>& runs, const settings& s) {
   }
 }
 
+void print_transport_bytes(const std::vector<outcome>& runs) {
+  for (const auto& r : runs) {
+    if (r.result.bytes_sent_per_rank.empty()) continue;
+    std::printf("%-12s bytes each rank sent through MPI (measured, not the cost model):", r.policy.c_str());
+    for (auto b : r.result.bytes_sent_per_rank) std::printf(" %s", bytes(b).c_str());
+    std::printf("\n");
+  }
+}
+
 void write_json(const std::vector<outcome>& runs, const settings& s, std::ostream& out) {
   using fda::detail::json_number, fda::detail::json_string;
-  out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers
+  out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
       << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
       << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
@@ -162,7 +194,10 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
         << ",\"steps\":" << r.result.steps << ",\"syncs\":" << r.result.syncs
         << ",\"monitor_bytes\":" << r.result.monitor_bytes << ",\"sync_bytes\":" << r.result.sync_bytes
         << ",\"total_bytes\":" << r.result.total_bytes() << ",\"test_accuracy\":" << json_number(r.test_accuracy)
-        << ",\"wall_seconds\":" << json_number(r.result.wall_seconds) << ",\"to_target\":";
+        << ",\"wall_seconds\":" << json_number(r.result.wall_seconds) << ",\"bytes_sent_per_rank\":[";
+    for (std::size_t k = 0; k < r.result.bytes_sent_per_rank.size(); ++k)
+      out << (k ? "," : "") << r.result.bytes_sent_per_rank[k];
+    out << "],\"to_target\":";
     if (r.reached)
       out << "{\"steps\":" << r.reached->step << ",\"epoch\":" << r.reached->epoch << ",\"syncs\":" << r.reached->syncs
           << ",\"total_bytes\":" << r.reached->total_bytes << ",\"monitor_bytes\":" << r.reached->monitor_bytes
@@ -174,20 +209,29 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
   out << "]}\n";
 }
 
-int run(const settings& s) {
+/// Trains every policy in turn, in-process or (--transport mpi) one worker per MPI rank;
+/// only rank 0 prints and writes files.
+int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
+  const bool mpi = s.transport == "mpi", root = job.rank == 0;
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
-  const fda::data::dataset test = fda::data::load_fashion_mnist(s.data, false);
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
   if (s.workers > train.count) {
     std::fprintf(stderr, "fda-train: --workers %zu exceeds the %zu training examples\n", s.workers, train.count);
     return 2;
   }
-  const auto shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels,
-                                                s.workers, s.seed);
-  const fda::data::dataset probe = fda::data::head(train, std::min<std::size_t>(5000, train.count));
+  // Every rank computes the whole split (same partitioner, same seed), then keeps its shard.
+  auto shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels,
+                                          s.workers, s.seed);
+  const fda::data::dataset probe = root ? fda::data::head(train, std::min<std::size_t>(5000, train.count))
+                                        : fda::data::dataset{};
+  const fda::data::dataset test = root ? fda::data::load_fashion_mnist(s.data, false) : fda::data::dataset{};
   const std::size_t steps_per_epoch = std::max<std::size_t>(1, train.count / (s.workers * s.batch));
-  if (!s.quiet)
+  if (mpi) {  // the same examples in the same order as shard[rank] of the whole set
+    train = fda::data::subset(train, shards[job.rank]);
+    std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
+  }
+  if (!s.quiet && root)
     std::fprintf(stderr, "fda-train: %s, K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch\n",
                  s.model.c_str(), s.workers, s.partition.c_str(), train.count, test.count, steps_per_epoch);
 
@@ -200,7 +244,8 @@ int run(const settings& s) {
   std::ostream& csv = s.csv.empty() ? static_cast<std::ostream&>(csv_memory) : csv_file;
 
   std::counting_semaphore<> compute(std::ptrdiff_t(s.threads));
-  fda::local_cluster cluster(s.workers);
+  fda::local_cluster cluster(mpi ? 1 : s.workers);
+  std::ostream discard(nullptr);  // non-root ranks: callbacks are never invoked there
   std::vector<outcome> runs;
   bool first = true;
   for (const auto& name : s.policies) {
@@ -210,7 +255,7 @@ int run(const settings& s) {
     fda::csv_logger log(csv, label, s.workers, first);
     first = false;
     fda::stop_at_target stop{.metric = "test_accuracy", .target = s.target.value_or(2.0)};
-    fda::progress_bar bar(name, std::cerr);
+    fda::progress_bar bar(name, root && !s.quiet ? std::cerr : discard);
     auto eval = fda::evaluate_average(evaluator{&test, &probe, make_model(s.model, 500, s.seed)});
     double last_accuracy = 0;
     struct remember {
@@ -226,6 +271,12 @@ int run(const settings& s) {
                            .check_every = s.check_every, .seed = s.seed};
     const server_opt server = make_server(s.server_opt, s.server_lr);
     o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
+#ifdef FDA_TRAIN_MPI
+      if (mpi) {  // the same callback types on every rank: they run on rank 0 only
+        worker w = make_worker(job.rank);
+        return fda::train(*job.comm, w, policy, server, opt, eval, keep, log, stop, bar);
+      }
+#endif
       if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
       return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
     });
@@ -234,7 +285,9 @@ int run(const settings& s) {
     runs.push_back(std::move(o));
   }
 
+  if (!root) return 0;
   print_table(runs, s);
+  print_transport_bytes(runs);
   if (!s.json.empty()) {
     std::ofstream out(s.json);
     if (!out) throw std::runtime_error("cannot write --json " + s.json);
@@ -272,10 +325,38 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fda-train: --target-accuracy: %g is invalid: it must be in (0, 1]\n", *s.target);
     return 2;
   }
+  s.workers_given = app.count("--workers") > 0;
+  if (s.transport == "local") {
+    mpi_job local;
+    try {
+      return run(s, local);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fda-train: %s\n", e.what());
+      return 1;
+    }
+  }
+#ifdef FDA_TRAIN_MPI
+  boost::mpi::environment env(argc, argv);
+  boost::mpi::communicator world;
+  const auto k = std::size_t(world.size());
+  if (s.workers_given && s.workers != k) {
+    if (world.rank() == 0)
+      std::fprintf(stderr, "fda-train: --workers %zu but mpirun started %zu ranks: with --transport mpi, "
+                   "K is the number of ranks (leave --workers out)\n", s.workers, k);
+    return 2;
+  }
+  s.workers = k;
+  const auto reduction = s.reduction == "native" ? fda::mpi_reduction::native : fda::mpi_reduction::ordered;
+  mpi_job job{std::size_t(world.rank()), k, fda::mpi_comm(world, {.reduction = reduction})};
   try {
-    return run(s);
+    return run(s, job);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fda-train: %s\n", e.what());
+    if (!fda::detail::is_raised_everywhere(e)) job.comm->abort(e.what());  // the others may be waiting
+    if (job.rank == 0) std::fprintf(stderr, "fda-train: %s\n", e.what());
     return 1;
   }
+#else
+  std::fprintf(stderr, "fda-train: --transport mpi: this build has no MPI (install libboost-mpi-dev openmpi-bin and rebuild)\n");
+  return 2;
+#endif
 }
