@@ -8,6 +8,8 @@
 #include <boost/mpi/environment.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -19,6 +21,7 @@
 #include <fda/policy.hpp>
 #include <fda/train.hpp>
 
+#include "drifting_worker.hpp"
 #include "least_squares.hpp"
 
 namespace {
@@ -30,44 +33,7 @@ boost::mpi::communicator& world() {
 std::size_t ranks() { return std::size_t(world().size()); }
 std::size_t my_rank() { return std::size_t(world().rank()); }
 
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser: a deterministic noise source
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-/// A worker whose model drifts by rank-dependent noise plus a pull towards a rank-dependent
-/// target: syncs happen, models differ, and the parameters are float, split in `tensors`
-/// pieces (several pieces: the ordered average packs them; one: it sends them in place).
-struct drifting_worker {
-  std::size_t rank, dim, tensors;
-  std::vector<std::vector<float>> w;
-  std::size_t t = 0;
-  std::size_t n_samples = 10 + 7 * rank;
-  std::size_t poison_at = 0;  // the step at which this worker's parameters become NaN
-
-  drifting_worker(std::size_t r, std::size_t d, std::size_t pieces = 1) : rank(r), dim(d), tensors(pieces) {
-    for (std::size_t p = 0; p < pieces; ++p) {
-      const auto [lo, hi] = fda::detail::share_of(d, pieces, p);
-      w.emplace_back(hi - lo, float(r) * 0.5f);
-    }
-  }
-  std::vector<std::vector<float>>& params() { return w; }
-  void step() {
-    ++t;
-    std::size_t i = 0;
-    for (auto& tensor : w)
-      for (auto& x : tensor) {
-        const double noise = double(mix(rank * 1000003 + t * 7919 + i) >> 11) * 0x1.0p-53 - 0.5;
-        const double target = std::sin(double(i) + double(rank));
-        x = float(x + 0.05 * noise + 0.01 * (target - x));
-        ++i;
-      }
-    if (t == poison_at) w[0][0] = std::numeric_limits<float>::quiet_NaN();
-  }
-  std::size_t samples() const { return n_samples; }
-};
+using fda_test::drifting_worker;
 
 template <class Policy, class Aggregator>
 void check_mpi_equals_cluster(Policy policy, Aggregator agg, std::size_t d, std::size_t pieces,
@@ -202,6 +168,49 @@ TEST_CASE("failures found by a collective are raised on every rank, naming the w
     CHECK_THROWS_WITH(fda::train(comm, mine, fda::periodic{.every = 5}, fda::mean{}, {.max_steps = 10}),
                       Catch::Contains("worker " + std::to_string(last) + " has NaN or Inf in its parameters at step 5"));
   }
+}
+
+TEST_CASE("checkpoints over MPI: resumed runs are bit-identical, also across transports") {
+  const std::size_t k = ranks();
+  const std::string file = "/tmp/fda_test_mpi_checkpoint_np" + std::to_string(k);
+  auto make = [](std::size_t r) { return drifting_worker(r, 257, 2); };
+  const fda::options whole{.max_epochs = 2, .steps_per_epoch = 30, .seed = 4};
+  fda::mpi_comm comm(world());
+  drifting_worker a = make(my_rank());
+  const auto straight = fda::train(comm, a, fda::linear_fda{}, fda::fedadam{}, whole);
+
+  fda::options half = whole;
+  half.max_epochs = 1;
+  half.checkpoint_path = file;
+  drifting_worker b = make(my_rank());
+  fda::train(comm, b, fda::linear_fda{}, fda::fedadam{}, half);
+  fda::options rest = whole;
+  rest.checkpoint_path = file;
+  rest.resume = true;
+  drifting_worker c = make(my_rank());
+  const auto resumed = fda::train(comm, c, fda::linear_fda{}, fda::fedadam{}, rest);
+  CHECK(resumed.syncs == straight.syncs);
+  CHECK(resumed.model == straight.model);
+
+  // Written by the in-process cluster (on rank 0), resumed over MPI.
+  if (my_rank() == 0) {
+    fda::local_cluster cluster(k);
+    fda::train(cluster, make, fda::linear_fda{}, fda::fedadam{}, half);
+  }
+  world().barrier();
+  drifting_worker e = make(my_rank());
+  const auto across = fda::train(comm, e, fda::linear_fda{}, fda::fedadam{}, rest);
+  CHECK(across.syncs == straight.syncs);
+  CHECK(across.model == straight.model);
+
+  // A foreign file: every rank raises the same error, nobody hangs.
+  fda::options foreign = rest;
+  foreign.seed = 5;
+  drifting_worker f = make(my_rank());
+  CHECK_THROWS_WITH(fda::train(comm, f, fda::linear_fda{}, fda::fedadam{}, foreign),
+                    Catch::Contains("its seed is 4 but this run's is 5"));
+  world().barrier();
+  if (my_rank() == 0) std::remove(file.c_str());
 }
 
 int main(int argc, char** argv) {

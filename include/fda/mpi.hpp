@@ -47,6 +47,7 @@
 #include <numeric>
 #include <optional>
 #include <span>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -169,6 +170,63 @@ class mpi_comm {
     MPI_Bcast(&said, 1, MPI_INT, 0, world_);
     if (rank() == 0) bytes_sent_ += (size() - 1) * sizeof(int);
     return said != 0;
+  }
+
+  /// Rank 0 gets every rank's `mine` in rank order; the others get nothing (checkpoints).
+  std::vector<std::string> gather_bytes(std::string mine) {
+    const std::size_t k = size();
+    const unsigned long long n = mine.size();
+    std::vector<unsigned long long> sizes(k);
+    MPI_Gather(&n, 1, MPI_UNSIGNED_LONG_LONG, sizes.data(), 1, MPI_UNSIGNED_LONG_LONG, 0, world_);
+    std::vector<int> counts(k), displs(k);
+    std::size_t total = 0;
+    for (std::size_t r = 0; r < k && rank() == 0; ++r) {
+      require_int("gather_bytes", total + sizes[r]);
+      counts[r] = int(sizes[r]);
+      displs[r] = int(total);
+      total += sizes[r];
+    }
+    std::string joined(total, '\0');
+    require_int("gather_bytes", mine.size());
+    MPI_Gatherv(mine.data(), int(mine.size()), MPI_CHAR, joined.data(), counts.data(), displs.data(), MPI_CHAR, 0, world_);
+    if (rank() != 0) bytes_sent_ += mine.size();
+    std::vector<std::string> all;
+    if (rank() == 0)
+      for (std::size_t r = 0; r < k; ++r) all.push_back(joined.substr(std::size_t(displs[r]), sizes[r]));
+    return all;
+  }
+
+  /// Each rank gets its element of rank 0's `all` (all.size() == size() on rank 0).
+  std::string scatter_bytes(const std::vector<std::string>& all) {
+    const std::size_t k = size();
+    std::vector<unsigned long long> sizes(k);
+    std::vector<int> counts(k), displs(k);
+    std::string joined;
+    if (rank() == 0) {
+      if (all.size() != k) detail::fail("fda::mpi_comm::scatter_bytes: ", all.size(), " strings for ", k, " ranks");
+      for (std::size_t r = 0; r < k; ++r) {
+        require_int("scatter_bytes", joined.size() + all[r].size());
+        sizes[r] = all[r].size();
+        counts[r] = int(all[r].size());
+        displs[r] = int(joined.size());
+        joined += all[r];
+      }
+      bytes_sent_ += joined.size() - all[0].size();
+    }
+    unsigned long long n = 0;
+    MPI_Scatter(sizes.data(), 1, MPI_UNSIGNED_LONG_LONG, &n, 1, MPI_UNSIGNED_LONG_LONG, 0, world_);
+    std::string mine(n, '\0');
+    MPI_Scatterv(joined.data(), counts.data(), displs.data(), MPI_CHAR, mine.data(), int(n), MPI_CHAR, 0, world_);
+    return mine;
+  }
+
+  /// s ← rank 0's s.
+  void broadcast_bytes(std::string& s) {
+    unsigned long long n = s.size();
+    MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, world_);
+    s.resize(n);
+    for_each_int_chunk(n, [&](std::size_t lo, int len) { MPI_Bcast(s.data() + lo, len, MPI_CHAR, 0, world_); });
+    if (rank() == 0) bytes_sent_ += (size() - 1) * n;
   }
 
   /// Every rank's bytes_sent(), in rank order (a collective).

@@ -3,12 +3,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "error.hpp"
 
 namespace fda {
 
+/// How long a run lasts and how it monitors: the trainer's settings, written with
+/// designated initializers (`{.max_epochs = 20, .steps_per_epoch = 50}`).
 struct options {
   std::size_t max_steps = 0;        ///< in-parallel local steps; 0: max_epochs · steps_per_epoch
   std::size_t max_epochs = 0;       ///< used when max_steps is 0
@@ -18,6 +21,9 @@ struct options {
   std::uint64_t seed = 0;           ///< shared by all workers (ξ, sketch hashes)
   bool check_finite_every_step = false;  ///< scan parameters for NaN/Inf after every step (one
                                          ///< extra pass); otherwise at every check and sync
+  std::string checkpoint_path = {};      ///< save the run here (see <fda/checkpoint.hpp>); empty: never
+  std::size_t checkpoint_every = 0;      ///< also save every this many steps; 0: only at the end
+  bool resume = false;                   ///< continue from checkpoint_path (which must exist)
 
   /// The number of steps the run lasts; throws if neither bound is set.
   std::size_t total_steps() const {
@@ -42,20 +48,21 @@ struct sync_record {
 /// adaptive Θ every sync also costs 4·K bytes (each worker's ||w_k - w̄||²), counted as
 /// monitoring. Evaluating the averaged model is an instrument and is never counted.
 struct result {
-  std::size_t steps = 0;
-  std::size_t syncs = 0;
+  std::size_t steps = 0;   ///< in-parallel local steps taken (every worker took this many)
+  std::size_t syncs = 0;   ///< synchronizations (rounds ended)
   std::size_t checks = 0;  ///< monitoring steps (all-reduces of local states)
-  std::uint64_t monitor_bytes = 0;
-  std::uint64_t sync_bytes = 0;
-  double wall_seconds = 0.0;
-  double final_theta = std::numeric_limits<double>::quiet_NaN();
-  bool stopped_by_callback = false;
-  std::vector<sync_record> sync_log = {};
+  std::uint64_t monitor_bytes = 0;  ///< Σ over checks of K · state_bytes, plus 4·K per sync with an adaptive Θ
+  std::uint64_t sync_bytes = 0;     ///< syncs · 2·K·4·d
+  double wall_seconds = 0.0;        ///< time the run took, start to end
+  double final_theta = std::numeric_limits<double>::quiet_NaN();  ///< Θ at the end (NaN for schedules)
+  bool stopped_by_callback = false;  ///< a callback hook returned true before the last step
+  std::vector<sync_record> sync_log = {};  ///< every sync, in order
   std::vector<double> model = {};  ///< the workers' average at the end (the final global model)
   /// What each rank actually handed to its transport for the others, in bytes (MPI only;
   /// empty in-process): measured, unlike the cost-model counters above.
   std::vector<std::uint64_t> bytes_sent_per_rank = {};
 
+  /// monitor_bytes + sync_bytes: the run's communication under the cost model.
   std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }
 };
 

@@ -1,8 +1,11 @@
 #pragma once
 /// Variance thresholds Θ: fixed, or adaptive after FDA-Opt (fda-spec.md §4).
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <string_view>
+#include <system_error>
 #include <variant>
 
 #include "error.hpp"
@@ -12,7 +15,7 @@ namespace fda {
 /// A fixed Θ chosen by the user (it grows with the model: the paper used 0.5–7 for
 /// LeNet-5). A plain double converts to one.
 struct fixed {
-  double value = 1.0;
+  double value = 1.0;  ///< Θ: sync when the variance estimate H exceeds it; finite, >= 0
 };
 
 /// Θ that tunes itself (FDA-Opt). The first round has a fixed length to calibrate; after
@@ -21,30 +24,49 @@ struct fixed {
 /// and a round of max_round steps forces a sync. 0 means "derive from the epoch":
 /// first_round = 1 local epoch, max_round = 4 local epochs.
 struct adaptive {
-  std::size_t first_round = 0;
-  std::size_t max_round = 0;
-  double target_fraction = 0.5;
+  std::size_t first_round = 0;   ///< steps of the calibration round (no monitoring); 0: one local epoch
+  std::size_t max_round = 0;     ///< a round this long forces a sync; 0: four local epochs
+  double target_fraction = 0.5;  ///< τ_target / max_round, in (0, 1]: the round length Θ aims at
 };
 
 /// Either kind of threshold; `linear_fda{.theta = 2.5}` and `{.theta = fda::adaptive{}}`
 /// both work. The choice is consulted once per check, never per element.
 class threshold {
  public:
+  /// A fixed Θ = value; throws fda::invalid_argument unless it is finite and >= 0.
   threshold(double value) : threshold(fixed{value}) {}
+  /// A fixed Θ = f.value; throws fda::invalid_argument unless it is finite and >= 0.
   threshold(fixed f) : kind_(f) { detail::require_non_negative("fda::fixed: theta", f.value); }
+  /// An adaptive Θ; throws fda::invalid_argument unless target_fraction is in (0, 1].
   threshold(adaptive a) : kind_(a) {
     if (!(a.target_fraction > 0.0 && a.target_fraction <= 1.0))
       detail::fail("fda::adaptive: target_fraction = ", a.target_fraction,
                    " is invalid: it must be in (0, 1]");
   }
 
+  /// True for an adaptive Θ.
   bool is_adaptive() const noexcept { return std::holds_alternative<adaptive>(kind_); }
+  /// The adaptive settings, or nullptr for a fixed Θ.
   const adaptive* as_adaptive() const noexcept { return std::get_if<adaptive>(&kind_); }
+  /// The fixed Θ, or nullptr for an adaptive one.
   const fixed* as_fixed() const noexcept { return std::get_if<fixed>(&kind_); }
 
  private:
   std::variant<fixed, adaptive> kind_;
 };
+
+/// Reads a threshold as a command line or a configuration file writes it: `adaptive`
+/// (FDA-Opt with its defaults) or a finite number >= 0 ("0.5", "7", "1e-3"), the whole
+/// text and nothing else (no sign, spaces or hex). Throws fda::invalid_argument quoting the
+/// text otherwise.
+inline threshold parse_threshold(std::string_view text) {
+  if (text == "adaptive") return adaptive{};
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0)
+    detail::fail("fda::parse_threshold: \"", text, "\" is invalid: it must be a finite number >= 0 or 'adaptive'");
+  return value;
+}
 
 namespace detail {
 
@@ -90,6 +112,13 @@ class threshold_state {
       theta_ = target_ / double(round_steps) * variance;
     else if (!std::isfinite(theta_))
       theta_ = 0.0;
+  }
+
+  /// Visits what changes during a run (a checkpoint saves and restores exactly this).
+  template <class F>
+  void state_fields(F&& f) {
+    f(theta_);
+    f(calibrated_);
   }
 
  private:

@@ -55,6 +55,13 @@ class fedopt_state {
     require_positive((n + ": tau").c_str(), c.tau);
   }
 
+  /// Visits what changes during a run (checkpoints).
+  template <class F>
+  void state_fields(F&& f) {
+    f(m);
+    f(v);
+  }
+
   template <viewable X, viewable Avg>
   void apply(X&& x, const Avg& avg) {
     const double lr = lr_, b1 = beta1_, b2 = beta2_, tau = tau_;
@@ -78,33 +85,45 @@ class fedopt_state {
 }  // namespace detail
 
 /// FedAdagrad: v accumulates Δ², so the server step shrinks where updates were large.
+/// v ← v + Δ².
 struct fedadagrad {
-  double lr = 0.1;
-  double beta1 = 0.9;
-  double tau = 1e-3;
+  double lr = 0.1;     ///< server learning rate η
+  double beta1 = 0.9;  ///< β1, decay of the first moment m
+  double tau = 1e-3;   ///< τ, adaptivity: the step is η m / (sqrt(v) + τ); v starts at τ²
   bool weighted = false;  ///< weight the workers' mean by their sample counts
+  /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
+  /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
   template <class T>
   using state = detail::fedopt_state<detail::adagrad_rule, fedadagrad, T>;
 };
 
 /// FedAdam: v is an exponential average of Δ².
+/// v ← β2 v + (1-β2) Δ².
 struct fedadam {
-  double lr = 0.01;
-  double beta1 = 0.9;
-  double beta2 = 0.99;
-  double tau = 1e-3;
+  double lr = 0.01;    ///< server learning rate η
+  double beta1 = 0.9;  ///< β1, decay of the first moment m
+  double beta2 = 0.99; ///< β2, decay of the second moment v
+  double tau = 1e-3;   ///< τ, adaptivity: the step is η m / (sqrt(v) + τ); v starts at τ²
   bool weighted = false;  ///< weight the workers' mean by their sample counts
+  /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
+  /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
   template <class T>
   using state = detail::fedopt_state<detail::adam_rule, fedadam, T>;
 };
 
 /// FedYogi: like FedAdam, but v changes additively (Zaheer et al. 2018), never collapsing.
+/// v ← v - (1-β2) Δ² · sign(v - Δ²).
 struct fedyogi {
-  double lr = 0.01;
-  double beta1 = 0.9;
-  double beta2 = 0.99;
-  double tau = 1e-3;
+  double lr = 0.01;    ///< server learning rate η
+  double beta1 = 0.9;  ///< β1, decay of the first moment m
+  double beta2 = 0.99; ///< β2, rate at which v moves towards Δ²
+  double tau = 1e-3;   ///< τ, adaptivity: the step is η m / (sqrt(v) + τ); v starts at τ²
   bool weighted = false;  ///< weight the workers' mean by their sample counts
+  /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
+  /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
   template <class T>
   using state = detail::fedopt_state<detail::yogi_rule, fedyogi, T>;
 };

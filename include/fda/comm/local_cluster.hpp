@@ -10,6 +10,9 @@
 ///   broadcast(mine, out)             out = worker 0's parameters
 ///   serial(f)                        f runs once per replica of the run's shared state
 ///   root_says(f)                     f() -> bool runs on rank 0; every rank gets its value
+///   gather_bytes(mine)               rank 0 gets every rank's string, in rank order
+///   scatter_bytes(all)               each rank gets its string of rank 0's `all`
+///   broadcast_bytes(s)               s ← rank 0's s
 ///   barrier()
 /// Reductions add the workers' contributions in rank order 0, 1, ..., K-1 (each element
 /// by one thread), so results are bit-identical whatever the thread scheduling. K may
@@ -27,6 +30,7 @@
 #include <mutex>
 #include <numeric>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -122,6 +126,13 @@ class cluster_comm {
   template <class F>
   bool root_says(F&& f);
 
+  /// Rank 0 gets every rank's `mine` in rank order; the others get nothing (checkpoints).
+  std::vector<std::string> gather_bytes(std::string mine);
+  /// Each rank gets its element of rank 0's `all` (all.size() == size() on rank 0).
+  std::string scatter_bytes(const std::vector<std::string>& all);
+  /// s ← rank 0's s.
+  void broadcast_bytes(std::string& s);
+
  private:
   friend class local_cluster;
   cluster_comm(local_cluster& c, std::size_t rank) : cluster_(&c), rank_(rank) {}
@@ -178,13 +189,15 @@ class local_cluster {
     double weight = 0.0;
     bool finite = true;
     double spread = 0.0;
+    std::string* bytes = nullptr;
   };
 
   std::size_t workers_;
   std::unique_ptr<detail::abortable_barrier> barrier_;
   std::vector<slot> slots_;
   std::vector<double> reduced_;
-  bool root_said_ = false;  // root_says' answer: written by rank 0 between two barriers
+  bool root_said_ = false;
+  const std::vector<std::string>* scattered_ = nullptr;  // root_says' answer: written by rank 0 between two barriers
   std::mutex error_mutex_;
   std::exception_ptr first_error_;
 };
@@ -197,6 +210,37 @@ template <class F>
 bool cluster_comm::root_says(F&& f) {
   serial([&] { cluster_->root_said_ = f(); });
   return cluster_->root_said_;  // read before the next barrier: rank 0 cannot write it again yet
+}
+
+inline std::vector<std::string> cluster_comm::gather_bytes(std::string mine) {
+  auto& c = *cluster_;
+  c.slots_[rank_].bytes = &mine;
+  std::vector<std::string> all;
+  serial([&] {
+    for (auto& s : c.slots_) all.push_back(std::move(*s.bytes));
+  });
+  return all;
+}
+
+inline std::string cluster_comm::scatter_bytes(const std::vector<std::string>& all) {
+  auto& c = *cluster_;
+  if (rank_ == 0) {
+    if (all.size() != c.workers_)
+      detail::fail("fda::local_cluster::scatter_bytes: ", all.size(), " strings for ", c.workers_, " workers");
+    c.scattered_ = &all;
+  }
+  barrier();
+  std::string mine = (*c.scattered_)[rank_];
+  barrier();  // rank 0's `all` must outlive every copy
+  return mine;
+}
+
+inline void cluster_comm::broadcast_bytes(std::string& s) {
+  auto& c = *cluster_;
+  if (rank_ == 0) c.slots_[0].bytes = &s;
+  barrier();
+  if (rank_ != 0) s = *c.slots_[0].bytes;
+  barrier();
 }
 
 inline void cluster_comm::all_reduce_sum(std::span<double> values) {

@@ -18,6 +18,7 @@
 
 #include "../aggregate/aggregator.hpp"
 #include "../callbacks/callback.hpp"
+#include "run_checkpoint.hpp"
 #include "../kernels.hpp"
 #include "../options.hpp"
 #include "../policy/policy.hpp"
@@ -156,10 +157,25 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   // Callbacks run on one worker (rank 0); what they decide reaches every worker.
   bool stop = comm.root_says([&] { return call_hooks(on_begin_hook{}, callbacks, info); });
 
+  const run_identity identity{std::string(Policy::name), k, d, sizeof(T), opt.seed, spe, opt.check_every};
+  std::size_t first_step = 1;
+  std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
+  if (opt.resume) {
+    if (opt.checkpoint_path.empty())
+      throw everywhere<invalid_argument>("fda::train: options.resume is set but options.checkpoint_path is empty");
+    const run_position pos = resume_checkpoint(comm, w, shared, identity, total, opt.checkpoint_path);
+    steps = pos.step, in_round = pos.in_round, syncs = pos.syncs, checks = pos.checks;
+    first_step = steps + 1;
+  }
+  std::size_t saved_at = std::size_t(-1);
+  auto save = [&] {
+    saved_at = steps;
+    save_checkpoint(comm, w, shared, identity, run_position{steps, in_round, syncs, checks}, opt.checkpoint_path);
+  };
+
   // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
   std::vector<double> state(monitor.state_size() + 1);
   const std::span<double> fields(state.data(), monitor.state_size());
-  std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
   // The counters of the cost model (fda-spec.md §7), derived from what happened.
   auto count = [&](result& res) {
     res.steps = steps;
@@ -169,7 +185,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
     res.monitor_bytes = checks * check_cost + syncs * variance_cost;
     res.wall_seconds = seconds_since(start);
   };
-  for (std::size_t step = 1; step <= total && !stop; ++step) {
+  for (std::size_t step = first_step; step <= total && !stop; ++step) {
     steps = step;
     w.step();
     ++in_round;
@@ -234,7 +250,9 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
       });
       if (said_stop) stop = true;
     }
+    if (opt.checkpoint_every && step % opt.checkpoint_every == 0 && !opt.checkpoint_path.empty()) save();
   }
+  if (!opt.checkpoint_path.empty() && saved_at != steps) save();
 
   // The final model: the workers' mean (an instrument, not counted).
   comm.average(mine_const, 1.0, std::span<T>(shared.avg));

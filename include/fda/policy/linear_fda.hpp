@@ -35,6 +35,12 @@ struct linear_fda {
     std::vector<T> xi;  ///< shared by every in-process worker, read-only during a round
     double xi_sq_norm = 1.0;
 
+    template <class F>
+    void state_fields(F&& f) {
+      f(xi);
+      f(xi_sq_norm);
+    }
+
     std::size_t state_size() const { return 2; }
     std::size_t state_bytes() const { return 8; }
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "xi_dot_drift"; }

@@ -60,6 +60,13 @@ class threshold_monitor {
     estimator_.on_sync(as_view(new_w0), as_view(old_w0));
   }
 
+  /// Visits what changes during a run: Θ's state and the estimator's (ξ for linear_fda).
+  template <class F>
+  void state_fields(F&& f) {
+    theta_.state_fields(f);
+    if constexpr (requires { estimator_.state_fields(f); }) estimator_.state_fields(f);
+  }
+
  private:
   run_info info_;
   threshold_state theta_;
