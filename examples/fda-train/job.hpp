@@ -9,6 +9,7 @@
 #include <models/models.hpp>
 #include <random>
 #include <semaphore>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -47,6 +48,25 @@ struct worker {
     return std::visit([](auto& m) -> std::vector<float>& { return m.params(); }, model);
   }
   std::size_t samples() const { return shard.size(); }
+
+  // Checkpoints (fda::train saves the parameters itself): the data order, the position in
+  // it, the RNG and the optimizer's state.
+  void save(fda::checkpoint_writer& out) {
+    out(shard);
+    out(cursor);
+    std::ostringstream engine;
+    engine << rng;
+    out(engine.str());
+    std::visit([&](auto& o) { o.state_fields(out); }, optimizer);
+  }
+  void load(fda::checkpoint_reader& in) {
+    in(shard);
+    in(cursor);
+    std::istringstream engine(in.get<std::string>());
+    engine >> rng;
+    if (!engine) throw fda::checkpoint_error("fda-train: checkpoint: " + in.part() + ": the RNG state does not parse");
+    std::visit([&](auto& o) { o.state_fields(in); }, optimizer);
+  }
 
   void step() {
     const std::size_t n = train->pixels();
@@ -89,6 +109,13 @@ struct server_opt {
     template <class X, class A>
     void apply(X&& x, const A& avg) {
       std::visit([&](auto& s) { s.apply(x, avg); }, s_);
+    }
+    /// The chosen optimizer's state, for checkpoints (a plain mean has none).
+    template <class F>
+    void state_fields(F&& f) {
+      std::visit([&](auto& s) {
+        if constexpr (requires { s.state_fields(f); }) s.state_fields(f);
+      }, s_);
     }
 
    private:

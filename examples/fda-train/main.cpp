@@ -48,6 +48,9 @@ struct settings {
   std::string transport = "local";
   std::string reduction = "ordered";
   bool workers_given = false;
+  std::string checkpoint;
+  std::size_t checkpoint_every = 0;
+  bool resume = false;
 };
 
 /// The ranks of an MPI job (--transport mpi); rank 0 of 1 in-process.
@@ -147,6 +150,9 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--json", s.json, "write a summary per policy");
   app.add_option("--plot", s.plot, "write accuracy vs bytes and vs steps (PNG)");
   app.add_flag("--quiet,-q", s.quiet, "no progress bar");
+  app.add_option("--checkpoint", s.checkpoint, "save the run to FILE at the end (and every --checkpoint-every steps); with several policies, FILE.<policy>");
+  app.add_option("--checkpoint-every", s.checkpoint_every, "also save every N steps")->check(CLI::NonNegativeNumber);
+  app.add_flag("--resume", s.resume, "continue from --checkpoint FILE (same data, model, K, seed); --epochs is the total");
   app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, under mpirun -np K")
       ->check(CLI::IsMember({"local", "mpi"}))->capture_default_str();
   app.add_option("--mpi-reduction", s.reduction, "ordered: bit-identical to --transport local | native: MPI_Allreduce")
@@ -267,8 +273,13 @@ int run(const settings& s, mpi_job& job) {
       return worker{&train, shards[rank], s.batch, std::mt19937_64(s.seed * 1000003 + rank),
                     make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute};
     };
-    const fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
-                           .check_every = s.check_every, .seed = s.seed};
+    fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
+                     .check_every = s.check_every, .seed = s.seed};
+    if (!s.checkpoint.empty()) {
+      opt.checkpoint_path = s.policies.size() == 1 ? s.checkpoint : s.checkpoint + "." + label;
+      opt.checkpoint_every = s.checkpoint_every;
+      opt.resume = s.resume;
+    }
     const server_opt server = make_server(s.server_opt, s.server_lr);
     o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
 #ifdef FDA_TRAIN_MPI
@@ -319,6 +330,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "fda-train: %s\n", e.what());
+    return 2;
+  }
+  if (s.resume && s.checkpoint.empty()) {
+    std::fprintf(stderr, "fda-train: --resume needs --checkpoint FILE\n");
     return 2;
   }
   if (s.target && *s.target <= 0) {

@@ -76,6 +76,11 @@ class sgd {
   void reset() { v_.clear(); }
   /// The momentum buffer v (empty before the first step or without momentum).
   const std::vector<T>& velocity() const { return v_; }
+  /// Visits the state a checkpoint must keep: the momentum buffer.
+  template <class F>
+  void state_fields(F&& f) {
+    f(v_);
+  }
 
  private:
   options opt_;
@@ -141,6 +146,13 @@ class adam {
   long steps() const { return t_; }
   const std::vector<T>& first_moment() const { return m_; }
   const std::vector<T>& second_moment() const { return v_; }
+  /// Visits the state a checkpoint must keep: both moments and the step count.
+  template <class F>
+  void state_fields(F&& f) {
+    f(m_);
+    f(v_);
+    f(t_);
+  }
 
  private:
   options opt_;

@@ -9,7 +9,7 @@
 ///   - the shared state: the global model w0 and the previous one, the policy's state
 ///     (Θ, calibration, ξ, ...: its state_fields) and the aggregator's (momentum, moments);
 ///   - every worker: its parameters and, when the worker has them, what its
-///     `save(fda::checkpoint_writer&) const` writes (optimizer state, RNG, data order),
+///     `save(fda::checkpoint_writer&)` writes (optimizer state, RNG, data order),
 ///     read back by `load(fda::checkpoint_reader&)`.
 /// A run of 2N steps and a run of N steps resumed for N more end bit-identical, when the
 /// worker saves all of its state.
@@ -231,8 +231,8 @@ class checkpoint_reader {
 
 /// A worker that saves and restores its own state beyond its parameters.
 template <class W>
-concept checkpointable_worker = requires(const W& cw, W& w, checkpoint_writer& out, checkpoint_reader& in) {
-  cw.save(out);
+concept checkpointable_worker = requires(W& w, checkpoint_writer& out, checkpoint_reader& in) {
+  w.save(out);
   w.load(in);
 };
 

@@ -135,7 +135,7 @@ std::string save_worker(W& w) {
     out.elements(seg.data(), seg.size(), first, v.size());
     first = false;
   }
-  if constexpr (checkpointable_worker<W>) std::as_const(w).save(out);
+  if constexpr (checkpointable_worker<W>) w.save(out);
   return out.take();
 }
 
