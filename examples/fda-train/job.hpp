@@ -40,6 +40,7 @@ struct worker {
   any_model model;
   any_optimizer optimizer;
   std::counting_semaphore<>* compute;
+  int byzantine = 0;  // 0: honest; 1: sends its model sign-flipped ×10; 2: sends huge values
   std::size_t cursor = 0;
   std::vector<float> images = std::vector<float>(batch * train->pixels());
   std::vector<std::uint8_t> labels = std::vector<std::uint8_t>(batch);
@@ -85,6 +86,10 @@ struct worker {
         },
         model, optimizer);
     compute->release();
+    if (byzantine == 1)  // a hostile worker: what it reports is its model flipped and amplified
+      for (auto& x : params()) x *= -10.0f;
+    if (byzantine == 2)  // a broken one: huge values
+      for (auto& x : params()) x = 1e4f;
   }
 
  private:
@@ -96,7 +101,14 @@ struct worker {
 /// The server optimizer named on the command line, as one aggregator type (the choice is
 /// made once per sync, not per element).
 struct server_opt {
-  std::variant<fda::mean, fda::fedavgm, fda::fedadam, fda::fedadagrad, fda::fedyogi> config;
+  std::variant<fda::mean, fda::fedavgm, fda::fedadam, fda::fedadagrad, fda::fedyogi, fda::coordinate_median,
+               fda::trimmed_mean>
+      config;
+
+  /// The robust ones combine the workers' values by an order statistic.
+  fda::detail::combine_rule combine_rule() const {
+    return std::visit([](const auto& c) { return fda::detail::combine_rule_of(c); }, config);
+  }
 
   template <class T>
   class state {
@@ -120,12 +132,15 @@ struct server_opt {
 
    private:
     using states = std::variant<fda::mean::state<T>, fda::fedavgm::state<T>, fda::fedadam::state<T>,
-                                fda::fedadagrad::state<T>, fda::fedyogi::state<T>>;
+                                fda::fedadagrad::state<T>, fda::fedyogi::state<T>,
+                                fda::trimmed_mean::state<T>>;  // (coordinate_median's is mean's)
     states s_;
   };
 };
 
-inline server_opt make_server(const std::string& name, double lr) {
+inline server_opt make_server(const std::string& name, double lr, double trim = 0.1) {
+  if (name == "median") return {fda::coordinate_median{}};
+  if (name == "trimmed-mean") return {fda::trimmed_mean{.trim = trim}};
   if (name == "fedavgm") return {fda::fedavgm{.lr = lr}};
   if (name == "fedadam") return {fda::fedadam{.lr = lr}};
   if (name == "fedadagrad") return {fda::fedadagrad{.lr = lr}};

@@ -48,6 +48,8 @@ struct settings {
   std::string transport = "local";
   std::string reduction = "ordered";
   bool workers_given = false;
+  double trim = 0.1;
+  std::size_t byzantine = 0;
   std::string checkpoint;
   std::size_t checkpoint_every = 0;
   bool resume = false;
@@ -123,8 +125,12 @@ void define_options(CLI::App& app, settings& s) {
           "NUMBER|adaptive"))->capture_default_str();
   app.add_option("--every", s.every, "periodic: local steps per round")->check(positive)->capture_default_str();
   app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->check(positive)->capture_default_str();
-  app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi")
-      ->check(CLI::IsMember({"mean", "fedavgm", "fedadam", "fedadagrad", "fedyogi"}))->capture_default_str();
+  app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi | median | trimmed-mean")
+      ->check(CLI::IsMember({"mean", "fedavgm", "fedadam", "fedadagrad", "fedyogi", "median", "trimmed-mean"}))->capture_default_str();
+  app.add_option("--trim", s.trim, "trimmed-mean: fraction of workers dropped at each end, per element")
+      ->check(CLI::Range(0.0, 0.4999))->capture_default_str();
+  app.add_option("--byzantine", s.byzantine, "the last N workers are faulty: they send sign-flipped x10 models, or huge values (robustness tests)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_option("--server-lr", s.server_lr, "server learning rate η (server optimizers)")->check(positive)->capture_default_str();
   app.add_option("--client-opt", s.client_opt, "sgd (momentum 0.9) | adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
   app.add_option("--lr", s.lr, "client learning rate")->check(positive)->capture_default_str();
@@ -222,6 +228,10 @@ int run(const settings& s, mpi_job& job) {
   const bool mpi = s.transport == "mpi", root = job.rank == 0;
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
+  if (s.byzantine >= s.workers) {
+    std::fprintf(stderr, "fda-train: --byzantine %zu leaves no honest worker among K = %zu\n", s.byzantine, s.workers);
+    return 2;
+  }
   if (s.workers > train.count) {
     std::fprintf(stderr, "fda-train: --workers %zu exceeds the %zu training examples\n", s.workers, train.count);
     return 2;
@@ -271,7 +281,8 @@ int run(const settings& s, mpi_job& job) {
 
     auto make_worker = [&](std::size_t rank) {
       return worker{&train, shards[rank], s.batch, std::mt19937_64(s.seed * 1000003 + rank),
-                    make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute};
+                    make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute,
+                    rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
     };
     fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
                      .check_every = s.check_every, .seed = s.seed};
@@ -280,7 +291,7 @@ int run(const settings& s, mpi_job& job) {
       opt.checkpoint_every = s.checkpoint_every;
       opt.resume = s.resume;
     }
-    const server_opt server = make_server(s.server_opt, s.server_lr);
+    const server_opt server = make_server(s.server_opt, s.server_lr, s.trim);
     o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
 #ifdef FDA_TRAIN_MPI
       if (mpi) {  // the same callback types on every rank: they run on rank 0 only

@@ -10,6 +10,21 @@
 
 namespace fda {
 
+/// What the trainer does when a worker sends an impossible local state (NaN/Inf, a negative
+/// squared norm, a broken Cauchy–Schwarz: fda::find_state_fault).
+enum class on_fault {
+  fail,     ///< every worker throws fda::numeric_error naming the worker, field and value
+  exclude,  ///< log it in result::faults, estimate from the other workers, and leave the
+            ///< faulty worker out of the averages until the next sync gives it the global model
+};
+
+/// A worker left out for a faulty local state (options::on_bad_state = on_fault::exclude).
+struct fault_record {
+  std::size_t step = 0;    ///< in-parallel step of the check that found it
+  std::size_t worker = 0;  ///< rank of the worker left out
+  std::string message;  ///< as the error would have said it: field, value and why
+};
+
 /// How long a run lasts and how it monitors: the trainer's settings, written with
 /// designated initializers (`{.max_epochs = 20, .steps_per_epoch = 50}`).
 struct options {
@@ -24,6 +39,7 @@ struct options {
   std::string checkpoint_path = {};      ///< save the run here (see <fda/checkpoint.hpp>); empty: never
   std::size_t checkpoint_every = 0;      ///< also save every this many steps; 0: only at the end
   bool resume = false;                   ///< continue from checkpoint_path (which must exist)
+  on_fault on_bad_state = on_fault::fail;  ///< a worker's local state is impossible: fail or exclude it
 
   /// The number of steps the run lasts; throws if neither bound is set.
   std::size_t total_steps() const {
@@ -61,6 +77,7 @@ struct result {
   /// What each rank actually handed to its transport for the others, in bytes (MPI only;
   /// empty in-process): measured, unlike the cost-model counters above.
   std::vector<std::uint64_t> bytes_sent_per_rank = {};
+  std::vector<fault_record> faults = {};  ///< workers excluded for faulty local states (on_fault::exclude)
 
   /// monitor_bytes + sync_bytes: the run's communication under the cost model.
   std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }

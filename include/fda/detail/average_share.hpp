@@ -7,6 +7,8 @@
 /// boundaries and the same blocks on every transport is what makes the in-process cluster
 /// and MPI agree bit for bit.
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -30,9 +32,30 @@ inline std::vector<double> averaging_coefficients(std::span<const double> weight
   return coeff;
 }
 
+/// How the K values of one element become the aggregate: the weighted mean (trim < 0), or
+/// an order statistic that a few wild workers cannot move (robust aggregation): the values
+/// of the workers with a non-zero weight are sorted (NaN last) and v[drop, m − drop) is
+/// averaged, m being their number and drop = ⌊trim · m⌋ (trimmed mean); trim ≥ 0.5 takes
+/// the median (the middle value, or the mean of the middle two).
+struct combine_rule {
+  double trim = -1.0;
+
+  bool is_mean() const { return trim < 0.0; }
+  double operator()(std::span<double> v) const {
+    std::sort(v.begin(), v.end(), [](double a, double b) { return a < b || (!std::isnan(a) && std::isnan(b)); });
+    const std::size_t m = v.size();
+    if (trim >= 0.5) return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    const auto drop = std::size_t(trim * double(m));
+    double s = 0.0;
+    for (std::size_t i = drop; i < m - drop; ++i) s += v[i];
+    return s / double(m - 2 * drop);
+  }
+};
+
 /// Averages one share, a block at a time, and keeps two sums over it: a finiteness probe
 /// (Σ x·0: NaN iff some average is not finite) and the workers' spread about the average,
-/// Σ_k ||w_k − avg||², computed while the block is in cache. Both use lanes
+/// Σ_k ||w_k − avg||², computed while the block is in cache. Workers of weight 0 (left out)
+/// take part in neither. Both use lanes
 /// (blocked_sum), so neither is a serial chain of additions.
 ///
 /// The share may be fed in consecutive pieces (MPI receives it in chunks); a piece must
@@ -40,7 +63,14 @@ inline std::vector<double> averaging_coefficients(std::span<const double> weight
 /// with them every rounding, are those of one pass over the whole share.
 class share_averager {
  public:
-  explicit share_averager(std::vector<double> coeff) : coeff_(std::move(coeff)) {}
+  explicit share_averager(std::vector<double> coeff, combine_rule rule = {}) : coeff_(std::move(coeff)), rule_(rule) {
+    if (!rule_.is_mean()) {
+      for (std::size_t r = 0; r < coeff_.size(); ++r)
+        if (coeff_[r] > 0.0) voters_.push_back(r);
+      values_.resize(voters_.size() * block);
+      column_.resize(voters_.size());
+    }
+  }
 
   /// Averages elements [lo, hi) into out[lo, hi). worker_runs(r, lo, n, f) must call
   /// f(j, p, len) for the contiguous runs of worker r's elements [lo, lo + n): p points at
@@ -54,12 +84,24 @@ class share_averager {
     };
     for (; lo < hi; lo += block) {
       const std::size_t n = std::min(block, hi - lo);
-      std::fill(acc_, acc_ + n, 0.0);
-      for (std::size_t r = 0; r < coeff_.size(); ++r) {
-        const double c = coeff_[r];
-        worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
-          for (std::size_t i = 0; i < len; ++i) acc_[j + i] += c * double(p[i]);
-        });
+      if (rule_.is_mean()) {
+        std::fill(acc_, acc_ + n, 0.0);
+        for (std::size_t r = 0; r < coeff_.size(); ++r) {
+          const double c = coeff_[r];
+          if (c == 0.0) continue;  // a worker left out (weight 0) may hold anything, even NaN
+          worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
+            for (std::size_t i = 0; i < len; ++i) acc_[j + i] += c * double(p[i]);
+          });
+        }
+      } else {  // the voters' values of the block, then one order statistic per element
+        for (std::size_t v = 0; v < voters_.size(); ++v)
+          worker_runs(voters_[v], lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
+            for (std::size_t i = 0; i < len; ++i) values_[v * block + j + i] = double(p[i]);
+          });
+        for (std::size_t i = 0; i < n; ++i) {
+          for (std::size_t v = 0; v < voters_.size(); ++v) column_[v] = values_[v * block + i];
+          acc_[i] = rule_(column_);
+        }
       }
       for (std::size_t i = 0; i < n; ++i) {
         out[lo + i] = U(acc_[i]);
@@ -67,9 +109,10 @@ class share_averager {
       }
       probe_.add_piece(0, n, zero_if_finite, static_cast<const double*>(acc_));
       for (std::size_t r = 0; r < coeff_.size(); ++r)
-        worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
-          spread_.add_piece(j, len, squared_gap, p, static_cast<const double*>(acc_ + j));
-        });
+        if (coeff_[r] != 0.0)
+          worker_runs(r, lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
+            spread_.add_piece(j, len, squared_gap, p, static_cast<const double*>(acc_ + j));
+          });
       probe_.end_piece(1, 1);
       spread_.end_piece(1, 1);
     }
@@ -80,6 +123,9 @@ class share_averager {
 
  private:
   std::vector<double> coeff_;
+  combine_rule rule_;
+  std::vector<std::size_t> voters_;  // order rules: the workers with a non-zero weight
+  std::vector<double> values_, column_;
   double acc_[block];
   blocked_sum<1> probe_, spread_;
 };

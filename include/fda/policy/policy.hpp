@@ -19,6 +19,8 @@
 #include <concepts>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 
@@ -40,8 +42,8 @@ struct run_info {
 /// The outcome of one step: sync or not, and the estimate H that was compared with Θ
 /// (NaN when nothing was estimated this step).
 struct decision {
-  bool sync = false;
-  double estimate = std::numeric_limits<double>::quiet_NaN();
+  bool sync = false;  ///< true: end the round now
+  double estimate = std::numeric_limits<double>::quiet_NaN();  ///< H (NaN: nothing estimated)
 };
 
 /// What the trainer reports to on_sync.
@@ -81,17 +83,57 @@ concept sync_policy = requires { typename P::template monitor<T>; } &&
       { cm.field_name(std::size_t{}) } -> std::convertible_to<std::string_view>;
     };
 
-/// Throws fda::numeric_error unless every value of a worker's local state is finite,
-/// naming the worker, the step (when known), the policy and the field.
+/// Why a worker's local state cannot be right.
+enum class state_fault_kind {
+  not_finite = 1,       ///< NaN or Inf: the worker's parameters hold NaN or Inf
+  negative_square = 2,  ///< a squared norm (a field named "sq_norm") below zero
+  impossible = 3,       ///< values no model can produce (the monitor's own check, e.g. Cauchy–Schwarz)
+};
+
+/// A faulty field of a worker's local state.
+struct state_fault {
+  std::size_t field = 0;  ///< index of the field in the local state (field_name(field) names it)
+  double value = 0.0;     ///< its value
+  state_fault_kind kind = state_fault_kind::not_finite;  ///< what is wrong with it
+};
+
+/// The first faulty field of a local state, if any: not finite; a squared norm below 0; or
+/// what the monitor's `impossible_field(state)` (optional: the index, or state.size() when
+/// all is well) reports, e.g. |ξ·u| > ||ξ||·||u|| for linear_fda. Honest workers never
+/// produce these; a broken or hostile one may.
+template <class Monitor>
+std::optional<state_fault> find_state_fault(const Monitor& m, std::span<const double> state) {
+  for (std::size_t i = 0; i < state.size(); ++i)
+    if (!std::isfinite(state[i])) return state_fault{i, state[i], state_fault_kind::not_finite};
+  for (std::size_t i = 0; i < state.size(); ++i)
+    if (state[i] < 0.0 && std::string_view(m.field_name(i)) == "sq_norm")
+      return state_fault{i, state[i], state_fault_kind::negative_square};
+  if constexpr (requires { m.impossible_field(state); }) {
+    const std::size_t i = m.impossible_field(state);
+    if (i < state.size()) return state_fault{i, state[i], state_fault_kind::impossible};
+  }
+  return std::nullopt;
+}
+
+/// "fda: worker 3 at step 12 sent a local state whose field 'sq_norm' (linear_fda, index 0)
+/// is -2: a squared norm cannot be negative".
+template <class Monitor>
+std::string describe_state_fault(const Monitor& m, std::string_view policy, std::size_t worker,
+                                 const state_fault& f, std::size_t step = 0) {
+  const char* why = f.kind == state_fault_kind::not_finite        ? "its parameters hold NaN or Inf"
+                    : f.kind == state_fault_kind::negative_square ? "a squared norm cannot be negative"
+                                                                  : "no model can produce it";
+  return detail::concat("fda: worker ", worker, step ? detail::concat(" at step ", step) : std::string(),
+                        " sent a local state whose field '", m.field_name(f.field), "' (", policy,
+                        ", index ", f.field, ") is ", f.value, ": ", why);
+}
+
+/// Throws fda::numeric_error if a worker's local state is faulty (find_state_fault),
+/// naming the worker, the step (when known), the policy, the field and the value.
 template <class Monitor>
 void check_local_state(const Monitor& m, std::string_view policy, std::size_t worker,
                        std::span<const double> state, std::size_t step = 0) {
-  for (std::size_t i = 0; i < state.size(); ++i)
-    if (!std::isfinite(state[i]))
-      throw numeric_error(detail::concat(
-          "fda: worker ", worker, step ? detail::concat(" at step ", step) : std::string(),
-          " sent a local state whose field '", m.field_name(i), "' (", policy, ", index ", i,
-          ") is ", state[i], ": its parameters hold NaN or Inf"));
+  if (const auto f = find_state_fault(m, state)) throw numeric_error(describe_state_fault(m, policy, worker, *f, step));
 }
 
 }  // namespace fda

@@ -60,6 +60,14 @@ class threshold_monitor {
     estimator_.on_sync(as_view(new_w0), as_view(old_w0));
   }
 
+  /// The index of a field no honest worker can produce, or state.size() (see find_state_fault).
+  std::size_t impossible_field(std::span<const double> state) const {
+    if constexpr (requires { estimator_.impossible_field(state); })
+      return estimator_.impossible_field(state);
+    else
+      return state.size();
+  }
+
   /// Visits what changes during a run: Θ's state and the estimator's (ξ for linear_fda).
   template <class F>
   void state_fields(F&& f) {

@@ -1,0 +1,60 @@
+#pragma once
+/// Robust aggregation: per-element order statistics of the workers' models, which a few
+/// faulty or hostile workers (huge values, flipped signs, NaN) cannot drag away.
+///
+///   coordinate_median   x_i ← median_k w_k,i
+///   trimmed_mean{trim}  x_i ← mean of w_k,i after dropping the ⌊trim · K⌋ smallest and
+///                       largest values (NaN counts as the largest)
+/// Both ignore sample weights (a worker with weight 0, e.g. excluded for a bad local state,
+/// does not vote). Each element costs a sort of K values: O(d · K log K) per sync instead of
+/// O(d · K) for the mean. The ordered reduction makes them bit-identical across transports;
+/// over MPI they always take that path.
+#include <cmath>
+#include <cstddef>
+
+#include "../detail/average_share.hpp"
+#include "../error.hpp"
+#include "mean.hpp"
+
+namespace fda {
+
+/// The per-element median of the workers' models.
+struct coordinate_median {
+  static constexpr const char* name = "coordinate_median";  ///< for logs
+  /// No server memory: the new global model is the median itself.
+  template <class T>
+  using state = detail::mean_state<T>;
+  /// How the trainer combines the workers' values of an element.
+  detail::combine_rule combine_rule() const { return {0.5}; }
+};
+
+/// The per-element mean after dropping the ⌊trim · K⌋ smallest and largest values.
+struct trimmed_mean {
+  static constexpr const char* name = "trimmed_mean";  ///< for logs
+  double trim = 0.1;  ///< fraction dropped at each end, in [0, 0.5)
+
+  /// No server memory; the constructor checks trim.
+  template <class T>
+  struct state : detail::mean_state<T> {
+    /// Checks that trim is in [0, 0.5).
+    state(const trimmed_mean& config, std::size_t dim) : detail::mean_state<T>(config, dim) {
+      if (!(config.trim >= 0.0 && config.trim < 0.5))
+        detail::fail("fda::trimmed_mean: trim = ", config.trim, " is invalid: it must be in [0, 0.5)");
+    }
+  };
+  /// How the trainer combines the workers' values of an element.
+  detail::combine_rule combine_rule() const { return {trim}; }
+};
+
+namespace detail {
+/// The aggregator's rule for combining the workers' values: its combine_rule(), or the mean.
+template <class A>
+combine_rule combine_rule_of(const A& a) {
+  if constexpr (requires { a.combine_rule(); })
+    return a.combine_rule();
+  else
+    return {};
+}
+}  // namespace detail
+
+}  // namespace fda
