@@ -94,6 +94,10 @@ TEST_CASE("ordered MPI reductions equal the in-process cluster bit for bit") {
   check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::weighted_mean{}, 50001, 1,
                            {.chunk = 4096}, true);
   check_mpi_equals_cluster(fda::sketch_fda{.theta = 0.02}, fda::mean{}, 50001, 4, {.chunk = 4096}, true);
+  // Robust aggregation: per-element order statistics, also in chunks.
+  check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::trimmed_mean{.trim = 0.25}, 20001, 2,
+                           {.chunk = 4096}, true);
+  check_mpi_equals_cluster(fda::naive_fda{.theta = 0.02}, fda::coordinate_median{}, 1001, 1, ordered, true);
 }
 
 TEST_CASE("native MPI reductions agree with the in-process cluster to rounding") {

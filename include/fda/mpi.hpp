@@ -70,7 +70,7 @@ enum class mpi_reduction {
 
 /// Settings of the MPI transport.
 struct mpi_options {
-  mpi_reduction reduction = mpi_reduction::ordered;
+  mpi_reduction reduction = mpi_reduction::ordered;  ///< ordered (bitwise as in-process) or native
   /// Elements per rank and per round of the ordered average's all-to-all (bounds its
   /// buffers to 2 · K · chunk elements when the parameters are not one contiguous block).
   /// Rounded up to a multiple of 4096 (the averaging block).
@@ -83,14 +83,19 @@ struct mpi_options {
 /// One rank's handle to the collectives of an MPI communicator.
 class mpi_comm {
  public:
+  /// This rank's handle; every rank of `world` makes one with the same options.
   explicit mpi_comm(const boost::mpi::communicator& world, mpi_options options = {})
       : world_(world), options_(options) {
     options_.chunk = std::max<std::size_t>(1, (options_.chunk + detail::block - 1) / detail::block) * detail::block;
   }
 
+  /// This rank, the worker's index.
   std::size_t rank() const { return std::size_t(world_.rank()); }
+  /// K, the number of ranks.
   std::size_t size() const { return std::size_t(world_.size()); }
+  /// The communicator this handle uses.
   const boost::mpi::communicator& communicator() const { return world_; }
+  /// The settings it was made with.
   const mpi_options& options() const { return options_; }
 
   /// Bytes this rank has handed to MPI for the other ranks so far: what each collective
@@ -100,6 +105,7 @@ class mpi_comm {
   /// algorithms may relay more through intermediate ranks.
   std::uint64_t bytes_sent() const { return bytes_sent_; }
 
+  /// MPI_Barrier.
   void barrier() { MPI_Barrier(world_); }
 
   /// values ← Σ_k values_k, every rank passing the same length.
@@ -124,8 +130,11 @@ class mpi_comm {
 
   /// out ← Σ_k weight_k · mine_k / Σ_k weight_k; returns {finite?, Σ_k ||w_k − out||²}.
   /// `out` is this rank's replica of the average (every rank's has the same size).
+  /// With an order rule (median, trimmed mean), each element is that order statistic of the
+  /// ranks with a non-zero weight; it is always taken the ordered way.
   template <class T, class U>
-  average_stats average(const param_view<const T>& mine, double weight, std::span<U> out) {
+  average_stats average(const param_view<const T>& mine, double weight, std::span<U> out,
+                        detail::combine_rule rule = {}) {
     if (mine.size() != out.size())
       detail::fail("fda::mpi_comm::average: rank ", rank(), " has ", mine.size(),
                    " parameters but the average has ", out.size());
@@ -140,9 +149,9 @@ class mpi_comm {
       throw detail::everywhere<invalid_argument>("fda::mpi_comm::average: the ranks' weights sum to 0");
     const bool equal = std::all_of(weights.begin(), weights.end(), [&](double w) { return w == weights[0]; });
     if constexpr (std::is_same_v<T, U>)
-      if (options_.reduction == mpi_reduction::native && equal && mine.segments().size() == 1)
+      if (options_.reduction == mpi_reduction::native && rule.is_mean() && equal && mine.segments().size() == 1)
         return native_average(mine.segments()[0], out);
-    return ordered_average(mine, detail::averaging_coefficients(weights), out);
+    return ordered_average(mine, detail::averaging_coefficients(weights), out, rule);
   }
 
   /// out ← rank 0's `mine`.
@@ -283,7 +292,7 @@ class mpi_comm {
   /// contiguous block (else packed, a chunk at a time).
   template <class T, class U>
   average_stats ordered_average(const param_view<const T>& mine, std::vector<double> coeff,
-                                std::span<U> out) {
+                                std::span<U> out, detail::combine_rule rule) {
     const std::size_t k = size(), d = out.size(), me = rank(), chunk = options_.chunk;
     std::vector<std::pair<std::size_t, std::size_t>> shares(k);
     std::size_t longest = 0;
@@ -301,7 +310,7 @@ class mpi_comm {
       const std::size_t lo = std::min(e, b + j * chunk);
       return std::pair{lo, std::min(e, lo + chunk)};
     };
-    detail::share_averager averager(std::move(coeff));
+    detail::share_averager averager(std::move(coeff), rule);
     for (std::size_t j = 0; j * chunk < longest || j == 0; ++j) {
       for (std::size_t r = 0; r < k; ++r) {
         const auto [lo, hi] = slice(r, j);
@@ -382,6 +391,8 @@ result train(mpi_comm& comm, W& w, Policy policy, Aggregator agg, options opt, C
                 "fda::train: the argument is not a worker: it needs params() (a view of mutable "
                 "float or double parameters) and step()");
   using T = param_type_t<W>;
+  static_assert(std::is_same_v<param_space_t<W>, host_space>,
+                "fda::train over MPI: the worker's parameters are in device memory, and the MPI transport takes host parameters only (no CUDA-aware MPI path yet): see docs/gpu.md");
   static_assert(sync_policy<Policy, T>, "fda::train: the policy does not model fda::sync_policy");
   static_assert(aggregator<Aggregator>, "fda::train: the aggregator does not model fda::aggregator");
   (void)opt.total_steps();  // the same options on every rank: raised everywhere alike

@@ -23,6 +23,20 @@ namespace fda {
 /// Memory space tags: where a view's elements live. Kernels dispatch on it.
 struct host_space {};
 
+/// What the core needs to know about a memory space beyond views: `vector<T>`, the owning
+/// container for per-parameter vectors a policy keeps (LinearFDA's ξ) next to parameters
+/// in that space. <fda/thrust.hpp> specializes it for fda::device_space.
+template <class Space>
+struct space_traits;
+
+/// Host memory: per-parameter vectors are std::vector.
+template <>
+struct space_traits<host_space> {
+  /// The owning container of T in this space.
+  template <class T>
+  using vector = std::vector<T>;
+};
+
 namespace detail {
 template <class T>
 concept real = std::same_as<T, float> || std::same_as<T, double>;
@@ -36,13 +50,16 @@ template <class T, class Space = host_space>
   requires detail::real_element<T>
 class param_view {
  public:
-  using element_type = T;
-  using value_type = std::remove_const_t<T>;
-  using space = Space;
-  using segment = std::span<T>;
+  using element_type = T;                     ///< float, double, or a const one
+  using value_type = std::remove_const_t<T>;  ///< float or double
+  using space = Space;                        ///< where the elements live (host_space, device_space)
+  using segment = std::span<T>;               ///< one contiguous run of parameters
 
+  /// An empty view (no parameters).
   param_view() = default;
+  /// A view of one contiguous span.
   param_view(std::span<T> one) { append(one); }
+  /// A view of `segments` in order (empty ones dropped).
   explicit param_view(const std::vector<segment>& segments) {
     for (auto s : segments) append(s);
   }
@@ -54,14 +71,18 @@ class param_view {
     for (auto s : other.segments()) append(s);
   }
 
+  /// d: the number of parameters, over all segments.
   std::size_t size() const noexcept { return size_; }
+  /// True when the view holds no parameter.
   bool empty() const noexcept { return size_ == 0; }
+  /// The non-empty segments, in parameter order.
   std::span<const segment> segments() const noexcept { return segments_; }
 
   /// Appends the segments of `other` after this view's (concatenation).
   void append(const param_view& other) {
     for (auto s : other.segments()) append(s);
   }
+  /// Appends one span after this view's segments (nothing when it is empty).
   void append(std::span<T> s) {
     if (s.empty()) return;
     segments_.push_back(s);
@@ -69,8 +90,10 @@ class param_view {
   }
 
   /// Element i of the concatenation (a linear search over segments: for tests and tools,
-  /// not for kernels). Throws std::out_of_range past the end.
-  T& operator[](std::size_t i) const {
+  /// not for kernels; host memory only). Throws std::out_of_range past the end.
+  T& operator[](std::size_t i) const
+    requires std::same_as<Space, host_space>
+  {
     for (auto s : segments_) {
       if (i < s.size()) return s[i];
       i -= s.size();

@@ -15,6 +15,10 @@
 /// the aggregator's state (0, d or 2·d) and the policy's (ξ: d for linear_fda); per
 /// worker, its own parameters and optimizer state and a local state of
 /// monitor.state_size() doubles (2 for linear_fda, 1 + d for the exact-variance oracle).
+///
+/// Workers whose params() are device views (<fda/thrust.hpp>) train unchanged: w0, w0_prev
+/// and the average then live in device memory and the averaging runs there (docs/gpu.md
+/// lists what works: the mean aggregators, the policies but exact_variance, no checkpoints).
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -45,9 +49,12 @@ result train(local_cluster& cluster, Factory make_worker, Policy policy, Aggrega
   static_assert(sync_policy<Policy, T>, "fda::train: the policy does not model fda::sync_policy");
   static_assert(aggregator<Aggregator>, "fda::train: the aggregator does not model fda::aggregator");
   (void)opt.total_steps();  // validates the length before any thread starts
+  using Space = param_space_t<W>;  // host_space, or device_space (<fda/thrust.hpp>, docs/gpu.md)
+  if constexpr (!std::is_same_v<Space, host_space>)
+    if (!opt.checkpoint_path.empty() || opt.resume) throw invalid_argument(detail::device_checkpoint_message());
 
   std::tuple<Callbacks...> hooks(std::forward<Callbacks>(callbacks)...);
-  std::optional<detail::run_state<T, Policy, Aggregator>> shared;
+  std::optional<detail::run_state<T, Policy, Aggregator, Space>> shared;
   cluster.run([&](cluster_comm& comm) {
     W w = make_worker(comm.rank());
     const std::size_t d = fda::view(w.params()).size();

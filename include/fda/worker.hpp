@@ -27,4 +27,9 @@ concept counts_samples = requires(W& w) {
 template <worker W>
 using param_type_t = typename view_t<decltype(std::declval<W&>().params())>::value_type;
 
+/// The memory space of a worker's parameters: host_space, or fda::device_space for device
+/// views (<fda/thrust.hpp>).
+template <worker W>
+using param_space_t = typename view_t<decltype(std::declval<W&>().params())>::space;
+
 }  // namespace fda

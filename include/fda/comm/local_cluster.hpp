@@ -32,6 +32,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "../detail/average_share.hpp"
@@ -93,8 +94,11 @@ struct average_stats {
 /// One worker thread's handle to the cluster's collectives.
 class cluster_comm {
  public:
+  /// This worker's index, 0 ≤ rank < size().
   std::size_t rank() const noexcept { return rank_; }
+  /// K, the number of workers.
   std::size_t size() const noexcept;
+  /// Waits for every worker (throws if the cluster was aborted by another worker's error).
   void barrier();
 
   /// values ← Σ_k values_k, every rank passing a span of the same length.
@@ -104,13 +108,34 @@ class cluster_comm {
   /// Every rank of this process passes the same `out` (the replica's buffer).
   /// Returns whether every element of the average is finite, and Σ_k ||w_k − out||²
   /// (the workers' spread about the average, computed while the data is in cache).
+  /// With a robust rule (detail::combine_rule: median, trimmed mean) each element is that
+  /// order statistic of the workers with a non-zero weight instead of their mean.
   template <class T, class U>
-  average_stats average(const param_view<const T>& mine, double weight, std::span<U> out);
+  average_stats average(const param_view<const T>& mine, double weight, std::span<U> out,
+                        detail::combine_rule rule = {});
 
   /// out ← rank 0's `mine` (the replica's buffer; every rank passes the same one).
   template <class T, class U>
   void broadcast(const param_view<const T>& mine, std::span<U> out) {
     serial([&] { detail::for_each_element([](auto a, auto& b) { b = U(a); }, mine, fda::view(out)); });
+  }
+
+  /// average() for parameters outside host memory (device views, <fda/thrust.hpp>), with
+  /// the kernels of their space: rank 0 adds coeff_k · w_k into out in rank order (in
+  /// double, as the host does, so the average is the host's bit for bit), then every rank
+  /// measures ||w_k − out||² (summed over the workers of non-zero weight, in rank order;
+  /// equal to the host's up to rounding). The mean only: a robust rule throws
+  /// fda::invalid_argument.
+  template <class T, class U, class Space>
+    requires(!std::is_same_v<Space, host_space>)
+  average_stats average(const param_view<const T, Space>& mine, double weight, const param_view<U, Space>& out,
+                        detail::combine_rule rule = {});
+
+  /// broadcast() for parameters outside host memory: out ← rank 0's `mine`, by the space's copy.
+  template <class T, class U, class Space>
+    requires(!std::is_same_v<Space, host_space>)
+  void broadcast(const param_view<const T, Space>& mine, const param_view<U, Space>& out) {
+    serial([&] { copy(mine, out); });
   }
 
   /// Runs f once for the process's single replica of the shared run state: on rank 0,
@@ -140,8 +165,10 @@ class cluster_comm {
   std::size_t rank_;
 };
 
+/// K workers as threads of this process; run(f) calls f(cluster_comm&) on each.
 class local_cluster {
  public:
+  /// A cluster of `workers` (K ≥ 1) threads.
   explicit local_cluster(std::size_t workers) : workers_(workers) {
     if (workers == 0) detail::fail("fda::local_cluster: workers = 0 is invalid: it needs at least one");
     slots_.resize(workers);
@@ -149,6 +176,7 @@ class local_cluster {
   local_cluster(const local_cluster&) = delete;
   local_cluster& operator=(const local_cluster&) = delete;
 
+  /// K.
   std::size_t size() const noexcept { return workers_; }
 
   /// Calls f(cluster_comm&) on K threads; returns when all are done; rethrows the first
@@ -267,7 +295,8 @@ inline void cluster_comm::all_reduce_sum(std::span<double> values) {
 }
 
 template <class T, class U>
-average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out) {
+average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out,
+                                    detail::combine_rule rule) {
   auto& c = *cluster_;
   const std::size_t k = c.workers_;
   if (mine.size() != out.size())
@@ -285,7 +314,7 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
     detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
   // Each rank averages one share of the elements, reading the others' parameters in place.
   const auto [begin, end] = detail::share_of(out.size(), k, rank_);
-  detail::share_averager share(detail::averaging_coefficients(weights));
+  detail::share_averager share(detail::averaging_coefficients(weights), rule);
   share.add(begin, end, out, [&](std::size_t r, std::size_t lo, std::size_t n, auto&& f) {
     detail::for_each_run(*static_cast<const param_view<const T>*>(c.slots_[r].view), lo, n, f);
   });
@@ -297,6 +326,53 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
     stats.finite = stats.finite && c.slots_[r].finite;
     stats.spread += c.slots_[r].spread;
   }
+  return stats;
+}
+
+template <class T, class U, class Space>
+  requires(!std::is_same_v<Space, host_space>)
+average_stats cluster_comm::average(const param_view<const T, Space>& mine, double weight,
+                                    const param_view<U, Space>& out, detail::combine_rule rule) {
+  auto& c = *cluster_;
+  const std::size_t k = c.workers_;
+  if (!rule.is_mean())
+    detail::fail("fda::local_cluster::average: robust aggregation (coordinate_median, trimmed_mean) needs host "
+                 "parameters; with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
+  if (mine.size() != out.size())
+    detail::fail("fda::local_cluster::average: worker ", rank_, " has ", mine.size(),
+                 " parameters but the average has ", out.size());
+  if (!(weight >= 0.0 && std::isfinite(weight)))
+    detail::fail("fda::local_cluster::average: worker ", rank_, " has weight ", weight,
+                 ": it must be finite and >= 0");
+  c.slots_[rank_].view = &mine;
+  c.slots_[rank_].weight = weight;
+  barrier();
+  std::vector<double> weights(k);
+  for (std::size_t r = 0; r < k; ++r) weights[r] = c.slots_[r].weight;
+  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
+    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+  const std::vector<double> coeff = detail::averaging_coefficients(weights);
+  if (rank_ == 0) {  // the others wait at the barrier below
+    auto sum_into = [&](const auto& acc) {  // acc ← Σ_r coeff_r · w_r, in rank order
+      fill(acc, 0.0);
+      for (std::size_t r = 0; r < k; ++r)
+        if (coeff[r] != 0.0)  // a worker left out (weight 0) may hold anything, even NaN
+          axpy(coeff[r], *static_cast<const param_view<const T, Space>*>(c.slots_[r].view), acc);
+    };
+    if constexpr (std::is_same_v<U, double>) {
+      sum_into(out);
+    } else {  // sums in double, rounded once, as on the host
+      typename space_traits<Space>::template vector<double> acc(out.size());
+      sum_into(fda::view(acc));
+      copy(fda::view(acc), out);
+    }
+    c.slots_[0].finite = all_finite(out);
+  }
+  barrier();
+  c.slots_[rank_].spread = coeff[rank_] != 0.0 ? sq_distance(mine, out) : 0.0;
+  barrier();
+  average_stats stats{c.slots_[0].finite, 0.0};
+  for (std::size_t r = 0; r < k; ++r) stats.spread += c.slots_[r].spread;
   return stats;
 }
 

@@ -9,14 +9,17 @@
 /// Errors found by a collective are raised on every worker alike (detail::everywhere).
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "../aggregate/aggregator.hpp"
+#include "../aggregate/robust.hpp"
 #include "../callbacks/callback.hpp"
 #include "run_checkpoint.hpp"
 #include "../kernels.hpp"
@@ -26,18 +29,71 @@
 
 namespace fda::detail {
 
-/// The state of a run that exists once per replica.
-template <class T, class Policy, class Aggregator>
+/// The monitor of Policy for T parameters in memory space Space: `monitor<T, Space>` when
+/// the policy has that template (linear_fda, sketch_fda), else `monitor<T>`.
+template <class Policy, class T, class Space>
+struct monitor_for {
+  using type = typename Policy::template monitor<T>;
+};
+template <class Policy, class T, class Space>
+  requires requires { typename Policy::template monitor<T, Space>; }
+struct monitor_for<Policy, T, Space> {
+  using type = typename Policy::template monitor<T, Space>;
+};
+
+/// True for a policy whose monitor reads the parameters in host memory whatever their space
+/// (it says so with `static constexpr bool host_memory_only = true`: exact_variance).
+template <class Policy>
+constexpr bool host_memory_policy() {
+  if constexpr (requires { Policy::host_memory_only; })
+    return bool(Policy::host_memory_only);
+  else
+    return false;
+}
+
+/// True for an aggregator with an order-statistic rule (coordinate_median, trimmed_mean).
+template <class Aggregator>
+constexpr bool robust_aggregator() {
+  return requires(const Aggregator& a) { a.combine_rule(); };
+}
+
+/// A replica's buffer as the transports take it: a std::span of host memory (the host path,
+/// unchanged), a param_view of device memory (<fda/thrust.hpp>).
+template <class Vector>
+auto buffer_of(Vector& v) {
+  if constexpr (std::same_as<Vector, std::vector<typename Vector::value_type>>)
+    return std::span<typename Vector::value_type>(v);
+  else
+    return fda::view(v);
+}
+
+/// The error of a run with checkpoints and device parameters.
+inline std::string device_checkpoint_message() {
+  return "fda::train: options.checkpoint_path (or resume) is set but the workers' parameters are in "
+         "device memory: checkpoints need host parameters (docs/gpu.md)";
+}
+
+/// The state of a run that exists once per replica. Space: where the parameters live; w0,
+/// w0_prev and avg are space_traits<Space>::vector<T> (std::vector on the host).
+template <class T, class Policy, class Aggregator, class Space = host_space>
 struct run_state {
-  using monitor_type = typename Policy::template monitor<T>;
+  static constexpr bool on_host = std::same_as<Space, host_space>;  ///< host parameters
+  static_assert(on_host || !host_memory_policy<Policy>(),
+                "fda::train: this policy's monitor reads the parameters in host memory (exact_variance): with device parameters use linear_fda, sketch_fda, naive_fda, max_drift or a schedule (docs/gpu.md)");
+  static_assert(on_host || replaces_model<Aggregator, T>(),
+                "fda::train: server optimizers (fedavgm, fedadagrad, fedadam, fedyogi) update host memory: with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
+  static_assert(on_host || !robust_aggregator<Aggregator>(),
+                "fda::train: robust aggregation (coordinate_median, trimmed_mean) needs host parameters: with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
+  using vector = typename space_traits<Space>::template vector<T>;  ///< a buffer of d parameters in Space
+  using monitor_type = typename monitor_for<Policy, T, Space>::type;
   using server_type = typename Aggregator::template state<T>;
 
   run_state(const Policy& p, const Aggregator& a, const run_info& info)
       : w0(info.dim), w0_prev(info.dim), avg(info.dim), monitor(p, info), server(a, info.dim) {}
 
-  std::vector<T> w0;       ///< the global model: read-only for workers during a round
-  std::vector<T> w0_prev;  ///< the global model of the previous round (for ξ)
-  std::vector<T> avg;      ///< the workers' mean at a sync, or at an epoch's end
+  vector w0;       ///< the global model: read-only for workers during a round
+  vector w0_prev;  ///< the global model of the previous round (for ξ)
+  vector avg;      ///< the workers' mean at a sync, or at an epoch's end
   monitor_type monitor;
   server_type server;
   result res;
@@ -79,36 +135,24 @@ template <class Comm, class V>
                                          " is not finite although every worker's parameters are: an overflow"));
 }
 
-/// The first field of a worker's local state that is not finite: {index, value}.
-inline std::optional<std::pair<std::size_t, double>> state_fault(std::span<const double> state) {
-  for (std::size_t i = 0; i < state.size(); ++i)
-    if (!std::isfinite(state[i])) return std::pair{i, state[i]};
-  return std::nullopt;
-}
-
 /// Some worker flagged its local state. A second small all-reduce carries every faulty
-/// worker's {field, value}, so all workers raise the same error naming the first one.
+/// worker's {field, value, kind}, so every worker knows them all, in rank order.
 template <class Comm, class Monitor>
-[[noreturn]] void report_bad_state(Comm& comm, const Monitor& m, std::string_view policy,
-                                   std::optional<std::pair<std::size_t, double>> mine,
-                                   std::size_t step) {
-  std::vector<double> faults(2 * comm.size(), 0.0);
+std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm, const Monitor& m,
+                                                                 const std::optional<state_fault>& mine) {
+  std::vector<double> all(3 * comm.size(), 0.0);
   if (mine) {
-    faults[2 * comm.rank()] = double(mine->first) + 1.0;
-    faults[2 * comm.rank() + 1] = mine->second;
+    all[3 * comm.rank()] = double(mine->field) + 1.0;
+    all[3 * comm.rank() + 1] = mine->value;
+    all[3 * comm.rank() + 2] = double(int(mine->kind));
   }
-  comm.all_reduce_sum(faults);
-  std::size_t worker = 0;
-  while (faults[2 * worker] == 0.0) ++worker;
-  const auto field = std::size_t(faults[2 * worker]) - 1;
-  try {
-    std::vector<double> state(field + 1, 0.0);
-    state[field] = faults[2 * worker + 1];
-    check_local_state(m, policy, worker, state, step);
-  } catch (const numeric_error& e) {
-    throw everywhere<numeric_error>(e.what());
-  }
-  throw everywhere<numeric_error>(concat("fda: worker ", worker, " sent an invalid local state at step ", step));
+  comm.all_reduce_sum(all);
+  std::vector<std::pair<std::size_t, state_fault>> faults;
+  for (std::size_t r = 0; r < comm.size(); ++r)
+    if (all[3 * r] != 0.0)
+      faults.push_back({r, state_fault{std::size_t(all[3 * r]) - 1, all[3 * r + 1], state_fault_kind(int(all[3 * r + 2]))}});
+  (void)m;
+  return faults;
 }
 
 /// Checks that every worker has d parameters; names the first that differs.
@@ -126,14 +170,19 @@ void check_same_dim(Comm& comm, std::size_t dim) {
 
 /// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
 /// constructed; the caller returns shared->res from one replica.
-template <class Comm, class W, class Policy, class Aggregator, class Callbacks>
-void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& shared,
+template <class Comm, class W, class Policy, class Aggregator, class Space, class Callbacks>
+void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, Space>& shared,
               const Policy& policy, const Aggregator& agg, const options& opt,
               Callbacks& callbacks) {
   using T = param_type_t<W>;
+  static_assert(std::same_as<Space, param_space_t<W>>, "fda: the run state's memory space is not the worker's");
+  constexpr bool on_host = std::same_as<Space, host_space>;
+  if constexpr (!on_host)
+    if (!opt.checkpoint_path.empty() || opt.resume)
+      throw everywhere<invalid_argument>(device_checkpoint_message());
   const auto start = std::chrono::steady_clock::now();
   const auto mine = fda::view(w.params());
-  const param_view<const T> mine_const = mine;
+  const param_view<const T, Space> mine_const = mine;
   const std::size_t k = comm.size(), d = mine.size(), rank = comm.rank();
   const std::size_t total = opt.total_steps(), spe = opt.steps_per_epoch;
   const auto& monitor = shared.monitor;
@@ -143,6 +192,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
     else
       return 1.0;
   }();
+  const auto rule = combine_rule_of(agg);  // the mean, or an order statistic (robust.hpp)
   const std::uint64_t sync_cost = 2ull * k * 4ull * d;
   const std::uint64_t check_cost = std::uint64_t(k) * monitor.state_bytes();
   const std::uint64_t variance_cost = adaptive_threshold(policy) ? 4ull * k : 0ull;
@@ -150,7 +200,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
 
   // Every worker starts from worker 0's model.
-  comm.broadcast(mine_const, std::span<T>(shared.w0));
+  comm.broadcast(mine_const, buffer_of(shared.w0));
   copy(shared.w0, mine);
   const run_info info{d, k, spe, opt.check_every, opt.seed};
   comm.serial([&] { shared.res = result{}; });
@@ -163,14 +213,36 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   if (opt.resume) {
     if (opt.checkpoint_path.empty())
       throw everywhere<invalid_argument>("fda::train: options.resume is set but options.checkpoint_path is empty");
-    const run_position pos = resume_checkpoint(comm, w, shared, identity, total, opt.checkpoint_path);
-    steps = pos.step, in_round = pos.in_round, syncs = pos.syncs, checks = pos.checks;
-    first_step = steps + 1;
+    if constexpr (on_host) {  // (device parameters: refused above)
+      const run_position pos = resume_checkpoint(comm, w, shared, identity, total, opt.checkpoint_path);
+      steps = pos.step, in_round = pos.in_round, syncs = pos.syncs, checks = pos.checks;
+      first_step = steps + 1;
+    }
   }
   std::size_t saved_at = std::size_t(-1);
   auto save = [&] {
     saved_at = steps;
-    save_checkpoint(comm, w, shared, identity, run_position{steps, in_round, syncs, checks}, opt.checkpoint_path);
+    if constexpr (on_host)
+      save_checkpoint(comm, w, shared, identity, run_position{steps, in_round, syncs, checks}, opt.checkpoint_path);
+  };
+
+  // Faulty local states: fail, or (on_fault::exclude) estimate from the others and leave
+  // the faulty workers out of the averages until the next sync.
+  bool excluded = false;
+  auto handle_faults = [&](Comm& c, auto& sh, const std::optional<state_fault>& mine_fault, std::size_t step,
+                           std::span<double> summed, bool& me_excluded) {
+    const auto faults = gather_faults(c, monitor, mine_fault);
+    const auto& [first, f] = faults.front();
+    if (opt.on_bad_state == on_fault::fail || faults.size() == k)
+      throw everywhere<numeric_error>(describe_state_fault(monitor, Policy::name, first, f, step) +
+                                      (faults.size() == k ? " (every worker's state is faulty: nothing to go on)" : ""));
+    const double scale = double(k) / double(k - faults.size());  // as if they were average
+    for (auto& x : summed) x *= scale;
+    if (mine_fault) me_excluded = true;
+    c.serial([&] {
+      for (const auto& [r, fr] : faults)
+        sh.res.faults.push_back({step, r, describe_state_fault(monitor, Policy::name, r, fr, step)});
+    });
   };
 
   // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
@@ -195,17 +267,18 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
     const bool check = monitor.checks_at(in_round);
     if (check) {
       monitor.local_state(mine, shared.w0, fields);
-      const auto fault = state_fault(fields);
+      const auto fault = find_state_fault(monitor, fields);
+      if (fault) std::fill(fields.begin(), fields.end(), 0.0);  // (fail: unused; exclude: no vote)
       state.back() = fault ? 1.0 : 0.0;
       comm.all_reduce_sum(state);
-      if (state.back() != 0.0) report_bad_state(comm, monitor, Policy::name, fault, step);
+      if (state.back() != 0.0) handle_faults(comm, shared, fault, step, fields, excluded);
       ++checks;
     }
     const decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
 
     if (dec.sync) {
       ++syncs;
-      const average_stats avg = comm.average(mine_const, weight, std::span<T>(shared.avg));
+      const average_stats avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
       if (!avg.finite) report_bad_average(comm, mine, step);
       comm.serial([&] {
         if constexpr (replaces_model<Aggregator, T>()) {
@@ -218,6 +291,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
         }
       });
       copy(shared.w0, mine);  // every worker takes the new global model
+      excluded = false;       // which readmits an excluded one
       const sync_record rec{step, dec.estimate, avg.spread / double(k), monitor.theta()};
       comm.serial([&] {
         shared.monitor.on_sync(shared.w0, shared.w0_prev, sync_info{rec.variance, in_round});
@@ -229,7 +303,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
 
     const bool epoch_end = spe && step % spe == 0;
     if constexpr (wants_epochs)
-      if (epoch_end) comm.average(mine_const, 1.0, std::span<T>(shared.avg));
+      if (epoch_end) comm.average(mine_const, excluded ? 0.0 : 1.0, buffer_of(shared.avg), rule);
     if (wants_steps || (wants_epochs && epoch_end)) {
       comm.serial([&] { count(shared.res); });
       const bool said_stop = comm.root_says([&] {
@@ -242,8 +316,17 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
         }
         if constexpr (wants_epochs)
           if (epoch_end) {
+            std::vector<T> staged;  // device parameters: the averaged model, copied to the host
+            std::span<const T> averaged;
+            if constexpr (on_host) {
+              averaged = shared.avg;
+            } else {
+              staged.resize(d);
+              copy(fda::view(shared.avg), staged);
+              averaged = staged;
+            }
             epoch_info<T> e{step / spe, step, total, syncs, res.monitor_bytes, res.sync_bytes,
-                            monitor.theta(), res.wall_seconds, shared.avg, {}};
+                            monitor.theta(), res.wall_seconds, averaged, {}};
             halt = call_hooks(on_epoch_hook{}, callbacks, e) || halt;
           }
         return halt;
@@ -255,13 +338,18 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator>& 
   if (!opt.checkpoint_path.empty() && saved_at != steps) save();
 
   // The final model: the workers' mean (an instrument, not counted).
-  comm.average(mine_const, 1.0, std::span<T>(shared.avg));
+  comm.average(mine_const, excluded ? 0.0 : 1.0, buffer_of(shared.avg), rule);
   comm.serial([&] {
     auto& res = shared.res;
     count(res);
     res.stopped_by_callback = stop;
     res.final_theta = monitor.theta();
-    res.model.assign(shared.avg.begin(), shared.avg.end());
+    if constexpr (on_host) {
+      res.model.assign(shared.avg.begin(), shared.avg.end());
+    } else {  // a copy to the host, converting to double
+      res.model.resize(d);
+      copy(fda::view(shared.avg), res.model);
+    }
   });
   comm.root_says([&] {
     call_hooks(on_end_hook{}, callbacks, std::as_const(shared.res));

@@ -8,7 +8,12 @@
 /// model, so ξ is a random unit vector drawn from the run's seed: every worker draws the
 /// same ξ without communicating. Dividing by ||ξ||² (computed from the stored ξ) keeps
 /// the bound exact even though ξ is rounded to the parameter type.
+///
+/// `monitor<T, Space>`: ξ lives in the parameters' memory space, in
+/// space_traits<Space>::vector<T> (std::vector on the host; thrust::device_vector with
+/// <fda/thrust.hpp>), so the fused pass reads it where w and w0 are.
 #include <cmath>
+#include <concepts>
 #include <string_view>
 #include <vector>
 
@@ -18,38 +23,50 @@
 
 namespace fda {
 
+/// LinearFDA: sync when H = (1/K) Σ_k ||u_k||² - ((1/K) Σ_k ξ·u_k)² / ||ξ||² > Θ, an
+/// upper bound of Var for any ξ ≠ 0; ξ follows the last global step.
 struct linear_fda {
-  static constexpr std::string_view name = "linear_fda";
-  threshold theta = adaptive{};
+  static constexpr std::string_view name = "linear_fda";  ///< the policy's name in logs and errors
+  threshold theta = adaptive{};  ///< Θ: a number (fixed) or fda::adaptive{} (the default: FDA-Opt's rule)
 
-  template <class T>
+  /// What a worker sends and how the summed states become a decision; holds ξ, of type T
+  /// in memory space Space.
+  template <class T, class Space = host_space>
   struct estimator {
-    estimator(const linear_fda&, const run_info& info) : xi(info.dim) {
-      // Standard normal components by Box–Muller from splitmix64: the same on every
-      // platform, unlike std::normal_distribution.
-      std::uint64_t state = info.seed ^ 0x11ea5fdaULL;
-      auto uniform = [&] { return (double(detail::splitmix64(state) >> 11) + 0.5) * 0x1p-53; };
-      for (auto& x : xi) x = T(std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()));
-      normalize();
-    }
-    std::vector<T> xi;  ///< shared by every in-process worker, read-only during a round
-    double xi_sq_norm = 1.0;
+    static constexpr bool on_host = std::same_as<Space, host_space>;  ///< ξ in host memory
+    using vector = typename space_traits<Space>::template vector<T>;    ///< ξ's container
 
+    /// ξ of the first round: a random unit vector drawn from info.seed (every worker draws the same).
+    estimator(const linear_fda&, const run_info& info) : xi(first_xi(info)) { normalize(); }
+    vector xi;  ///< shared by every in-process worker, read-only during a round
+    double xi_sq_norm = 1.0;  ///< ||ξ||² of the stored (rounded) ξ, which H divides by
+
+    /// Calls f on each member a saved run must restore: ξ, then ||ξ||².
     template <class F>
     void state_fields(F&& f) {
       f(xi);
       f(xi_sq_norm);
     }
 
+    /// Cauchy–Schwarz: (ξ·u)² ≤ ||ξ||² ||u||², up to the rounding of the fused pass.
+    std::size_t impossible_field(std::span<const double> s) const {
+      return s[1] * s[1] > xi_sq_norm * s[0] * (1.0 + 1e-9) + 1e-300 ? 1 : s.size();
+    }
+
+    /// Two values per worker: ||u_k||² and ξ·u_k.
     std::size_t state_size() const { return 2; }
+    /// 8 bytes (two floats) in the cost model.
     std::size_t state_bytes() const { return 8; }
+    /// "sq_norm", then "xi_dot_drift", for logs.
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "xi_dot_drift"; }
+    /// out = {||u||², ξ·u} with u = w - w0, in one fused pass.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
-      const drift_stats s = drift(w, w0, xi);
+      const drift_stats s = drift(w, w0, fda::view(xi));
       out[0] = s.sq_norm;
       out[1] = s.dot;
     }
+    /// H = s[0]/k - (s[1]/k)² / ||ξ||² from the state summed over k workers; sync when H > Θ.
     decision judge(std::span<const double> s, std::size_t k, double theta) const {
       const double inv = 1.0 / double(k);
       const double mean_dot = s[1] * inv;  // ξ·ū
@@ -61,22 +78,44 @@ struct linear_fda {
     void on_sync(const X& new_w0, const Xp& old_w0) {
       const double step = std::sqrt(sq_distance(new_w0, old_w0));
       if (!(step > 0.0 && std::isfinite(step))) return;
-      auto out = xi.begin();
-      detail::for_each_element([&](auto a, auto b) { *out++ = T((double(a) - double(b)) / step); },
-                               new_w0, old_w0);
+      if constexpr (on_host) {
+        auto out = xi.begin();
+        detail::for_each_element([&](auto a, auto b) { *out++ = T((double(a) - double(b)) / step); },
+                                 new_w0, old_w0);
+      } else {  // the kernels of Space (normalize() divides by the norm anyway)
+        copy(new_w0, fda::view(xi));
+        axpy(-1.0, old_w0, fda::view(xi));
+      }
       normalize();
     }
 
    private:
+    /// The first round's ξ: standard normal components by Box–Muller from splitmix64 (the
+    /// same on every platform, unlike std::normal_distribution), drawn on the host.
+    static vector first_xi(const run_info& info) {
+      std::vector<T> x(info.dim);
+      std::uint64_t state = info.seed ^ 0x11ea5fdaULL;
+      auto uniform = [&] { return (double(detail::splitmix64(state) >> 11) + 0.5) * 0x1p-53; };
+      for (auto& v : x) v = T(std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()));
+      if constexpr (std::same_as<vector, std::vector<T>>)
+        return x;
+      else
+        return vector(x.begin(), x.end());
+    }
+
     void normalize() {
-      const double n = std::sqrt(sq_norm(xi));
-      for (auto& x : xi) x = T(double(x) / n);
-      xi_sq_norm = sq_norm(xi);
+      const double n = std::sqrt(sq_norm(fda::view(xi)));
+      if constexpr (on_host)
+        for (auto& x : xi) x = T(double(x) / n);
+      else
+        scale(1.0 / n, fda::view(xi));
+      xi_sq_norm = sq_norm(fda::view(xi));
     }
   };
 
-  template <class T>
-  using monitor = detail::threshold_monitor<linear_fda, estimator<T>>;
+  /// Space: where the parameters live (host_space, or fda::device_space with <fda/thrust.hpp>).
+  template <class T, class Space = host_space>
+  using monitor = detail::threshold_monitor<linear_fda, estimator<T, Space>>;
 };
 
 }  // namespace fda

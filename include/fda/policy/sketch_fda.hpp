@@ -15,39 +15,51 @@
 
 namespace fda {
 
+/// SketchFDA: sync when H = (1/K) Σ_k ||u_k||² - M2((1/K) Σ_k sk(u_k)) / (1 + ε) > Θ,
+/// ε = 1/sqrt(width); H ≥ Var with high probability (about 9 checks in 10 at depth 5).
 struct sketch_fda {
-  static constexpr std::string_view name = "sketch_fda";
-  threshold theta = adaptive{};
-  std::size_t depth = 5;
-  std::size_t width = 250;
+  static constexpr std::string_view name = "sketch_fda";  ///< the policy's name in logs and errors
+  threshold theta = adaptive{};  ///< Θ: a number (fixed) or fda::adaptive{} (the default: FDA-Opt's rule)
+  std::size_t depth = 5;    ///< sketch rows: M2 is their median (7 or 9 buy confidence)
+  std::size_t width = 250;  ///< counters per row, in [2, 65536]: ε = 1/sqrt(width)
 
+  /// What a worker sends and how the summed states become a decision.
   struct estimator {
+    /// The hash functions of the sketch, derived from info.seed (equal on every worker).
     estimator(const sketch_fda& p, const run_info& info)
         : hashes("fda::sketch_fda", p.depth, p.width, info.seed ^ 0x5ce7c4fdaULL),
           epsilon(1.0 / std::sqrt(double(p.width))) {}
-    detail::sketch_hashes hashes;
-    double epsilon;
+    detail::sketch_hashes hashes;  ///< bucket and sign hashes of every row, shared read-only
+    double epsilon;                ///< ε = 1/sqrt(width)
 
+    /// 1 + depth·width values per worker: ||u_k||² and the counters of sk(u_k).
     std::size_t state_size() const { return 1 + hashes.depth * hashes.width; }
+    /// 4·(1 + depth·width) bytes in the cost model.
     std::size_t state_bytes() const { return 4 * state_size(); }
+    /// "sq_norm" for value 0, "sketch" for the counters, for logs.
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "sketch"; }
+    /// out = {||u||², sk(u)} with u = w - w0, in one pass over w and w0.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
       detail::require_same_size("fda::sketch_fda", {"w", "w0"}, w, w0);
       std::fill(out.begin(), out.end(), 0.0);
-      out[0] = detail::sketch_accumulate(hashes, out.data() + 1, w, w0);
+      out[0] = detail::sketch_kernel<typename W::space>::accumulate(hashes, out.data() + 1, w, w0);
     }
+    /// H = s[0]/k - M2(s[1..]/k) / (1 + ε), M2 the median over rows of Σ_j S[r][j]²;
+    /// sync when H > Θ.
     decision judge(std::span<const double> s, std::size_t k, double theta) const {
       const double inv = 1.0 / double(k);
       const double m2 = detail::median_row_energy(s.subspan(1), hashes.depth, hashes.width);
       const double h = s[0] * inv - m2 * inv * inv / (1.0 + epsilon);
       return {h > theta, h};
     }
+    /// Nothing to update at a sync (the hashes never change).
     template <class X, class Xp>
     void on_sync(const X&, const Xp&) {}
   };
 
-  template <class T>
+  /// Space: where the parameters live; the sketch runs there (the state is host memory).
+  template <class T, class Space = host_space>
   using monitor = detail::threshold_monitor<sketch_fda, estimator>;
 };
 

@@ -1,0 +1,330 @@
+#pragma once
+/// The device kernels' machinery (<fda/thrust.hpp>): views cut into pieces contiguous in
+/// every view, one pass of Thrust threads over fixed chunks, and the fixed-order folds that
+/// make every reduction deterministic (see thrust.hpp for the partition).
+#include <thrust/copy.h>
+#include <thrust/device_ptr.h>
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../params.hpp"
+#include "host_device.hpp"
+
+#if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
+#if !defined(__CUDACC__)
+#error "fda/thrust.hpp: Thrust's CUDA back end needs nvcc. For the CPU, compile with -fopenmp -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP"
+#endif
+#define FDA_THRUST_CUDA 1  ///< the CUDA back end: device code, a CUDA kernel for the sketch
+#else
+#define FDA_THRUST_CUDA 0
+#endif
+
+namespace fda::detail::dev {
+
+inline constexpr std::size_t chunk = 4096;  ///< elements per chunk of a reduction
+inline constexpr std::size_t lanes = 32;    ///< partial sums per chunk (index mod 32)
+inline constexpr std::size_t fold = 32;     ///< partials added per thread at each level
+inline constexpr std::size_t max_views = 3;
+
+FDA_HOST_DEVICE inline std::size_t smaller(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+/// a·b rounded on its own: nvcc would otherwise fuse `acc + a·b` into an FMA, and the CUDA
+/// results would differ from the OpenMP (and host) ones in the last bit.
+FDA_HOST_DEVICE inline double mul(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
+/// False for NaN and ±Inf (x - x is NaN for those), without <cmath> in device code.
+FDA_HOST_DEVICE inline bool finite(double x) { return x - x == 0.0; }
+
+/// A run of global indices [begin, end) contiguous in every view; ptr[v] is the address
+/// of element `begin` in view v.
+struct piece {
+  std::size_t begin = 0, end = 0;
+  std::uintptr_t ptr[max_views] = {};
+};
+
+/// The pieces of one or more views, as device code sees them: the first by value (a view
+/// of one segment needs no table), all of them in device memory when there are several.
+struct piece_list {
+  piece first;
+  const piece* table = nullptr;
+  std::size_t count = 0;
+
+  FDA_HOST_DEVICE piece at(std::size_t k) const { return k == 0 ? first : table[k]; }
+  /// The piece holding global index i (i < n).
+  FDA_HOST_DEVICE std::size_t find(std::size_t i) const {
+    std::size_t lo = 0, hi = count;
+    while (hi - lo > 1) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (at(mid).begin <= i) lo = mid; else hi = mid;
+    }
+    return lo;
+  }
+};
+
+/// Element i of view V of piece p, typed.
+template <std::size_t V, class T>
+FDA_HOST_DEVICE T& element(const piece& p, std::size_t i) {
+  return reinterpret_cast<T*>(p.ptr[V])[i - p.begin];
+}
+
+/// The longest runs contiguous in every view (host code: pointer arithmetic only).
+template <class... T, class... S>
+std::vector<piece> pieces_of(const param_view<T, S>&... views) {
+  static_assert(sizeof...(T) >= 1 && sizeof...(T) <= max_views);
+  struct segs {
+    std::vector<std::pair<std::uintptr_t, std::size_t>> runs;
+    std::size_t elem;
+  };
+  const segs all[] = {[](const auto& v) {
+    segs s{{}, sizeof(typename std::remove_cvref_t<decltype(v)>::value_type)};
+    for (auto seg : v.segments()) s.runs.emplace_back(reinterpret_cast<std::uintptr_t>(seg.data()), seg.size());
+    return s;
+  }(views)...};
+  const std::size_t n = std::get<0>(std::tie(views...)).size(), k = sizeof...(T);
+  std::vector<piece> out;
+  std::size_t seg[max_views] = {}, off[max_views] = {};
+  for (std::size_t g = 0; g < n;) {
+    std::size_t len = n - g;
+    for (std::size_t v = 0; v < k; ++v) len = smaller(len, all[v].runs[seg[v]].second - off[v]);
+    piece p;
+    p.begin = g;
+    p.end = g + len;
+    for (std::size_t v = 0; v < k; ++v) {
+      p.ptr[v] = all[v].runs[seg[v]].first + off[v] * all[v].elem;
+      if ((off[v] += len) == all[v].runs[seg[v]].second) ++seg[v], off[v] = 0;
+    }
+    out.push_back(p);
+    g += len;
+  }
+  return out;
+}
+
+/// Device memory reused by the kernels called from one host thread: grown, never shrunk,
+/// so that kernels called every step allocate nothing after the first call.
+class scratch {
+ public:
+  static scratch& mine() {
+    thread_local scratch s;
+    return s;
+  }
+  /// At least `count` doubles of device memory (contents undefined).
+  double* doubles(std::size_t count) {
+    if (buffer_.size() < count) {
+      buffer_.clear();
+      buffer_.shrink_to_fit();
+      buffer_.resize(count);
+    }
+    return thrust::raw_pointer_cast(buffer_.data());
+  }
+
+ private:
+  thrust::device_vector<double> buffer_;
+};
+
+/// Doubles of scratch a piece table of `count` pieces takes (none for one piece).
+inline std::size_t table_doubles(std::size_t count) {
+  return count > 1 ? (count * sizeof(piece) + sizeof(double) - 1) / sizeof(double) : 0;
+}
+
+/// The piece list of the views, its table (if any) copied to `where` in device memory.
+inline piece_list upload(const std::vector<piece>& pieces, double* where) {
+  piece_list list;
+  list.count = pieces.size();
+  if (!pieces.empty()) list.first = pieces[0];
+  if (pieces.size() > 1) {
+    piece* table = reinterpret_cast<piece*>(where);
+    thrust::copy(pieces.begin(), pieces.end(), thrust::device_ptr<piece>(table));
+    list.table = table;
+  }
+  return list;
+}
+
+inline thrust::counting_iterator<std::size_t> index(std::size_t i) { return thrust::counting_iterator<std::size_t>(i); }
+
+/// Thread t = (chunk t / 32, lane t % 32) applies op(acc, element_of_each_view...) to the
+/// elements chunk · 4096 + lane + 32 j of its chunk, in index order, and stores its N sums
+/// at out[m · threads + t]. N = 0: an element-wise update, nothing stored.
+template <std::size_t N, class Op, class... T>
+struct lane_pass {
+  piece_list pieces;
+  std::size_t n = 0;
+  double* out = nullptr;
+  std::size_t threads = 0;
+  Op op;
+
+  FDA_HOST_DEVICE void operator()(std::size_t t) const {
+    const std::size_t first = (t / lanes) * chunk + t % lanes;
+    const std::size_t end = smaller(n, (t / lanes + 1) * chunk);
+    double acc[N + 1] = {};
+    if (first < end) {
+      std::size_t k = pieces.find(first);
+      piece p = pieces.at(k);
+      for (std::size_t i = first; i < end; i += lanes) {
+        while (i >= p.end) p = pieces.at(++k);
+        apply(acc, p, i, std::index_sequence_for<T...>{});
+      }
+    }
+    if constexpr (N > 0)
+      for (std::size_t m = 0; m < N; ++m) out[m * threads + t] = acc[m];
+  }
+
+  /// The same sums for all 32 lanes of chunk c, reading the chunk in order (for CPU back
+  /// ends; each lane still adds its elements in index order, so the sums are identical).
+  void whole_chunk(std::size_t c) const {
+    const std::size_t first = c * chunk, end = smaller(n, first + chunk);
+    double acc[lanes][N + 1] = {};
+    for (std::size_t i = first, k = pieces.find(first); i < end; ++k) {
+      const piece p = pieces.at(k);
+      for (const std::size_t stop = smaller(end, p.end); i < stop; ++i)
+        apply(acc[i % lanes], p, i, std::index_sequence_for<T...>{});
+    }
+    if constexpr (N > 0)
+      for (std::size_t l = 0; l < lanes; ++l)
+        for (std::size_t m = 0; m < N; ++m) out[m * threads + c * lanes + l] = acc[l][m];
+  }
+
+  template <std::size_t... I>
+  FDA_HOST_DEVICE void apply(double* acc, const piece& p, std::size_t i, std::index_sequence<I...>) const {
+    op(acc, element<I, T>(p, i)...);
+  }
+};
+
+/// Runs a lane_pass one chunk per call (the OpenMP back end).
+template <class Pass>
+struct per_chunk {
+  Pass pass;
+  void operator()(std::size_t c) const { pass.whole_chunk(c); }
+};
+
+/// Runs `pass` over all (chunk, lane) threads: one GPU thread each, or one CPU call per chunk.
+template <class Pass>
+void run_lanes(const Pass& pass) {
+#if FDA_THRUST_CUDA
+  thrust::for_each(thrust::device, index(0), index(pass.threads), pass);
+#else
+  thrust::for_each(thrust::device, index(0), index(pass.threads / lanes), per_chunk<Pass>{pass});
+#endif
+}
+
+/// out[m · groups + g] = the sum, in order, of in[m · count + j] for j in group g (32 per group).
+template <std::size_t N>
+struct fold_pass {
+  const double* in = nullptr;
+  double* out = nullptr;
+  std::size_t count = 0, groups = 0;
+
+  FDA_HOST_DEVICE void operator()(std::size_t g) const {
+    const std::size_t lo = g * fold, hi = smaller(count, lo + fold);
+    for (std::size_t m = 0; m < N; ++m) {
+      double s = 0.0;
+      for (std::size_t j = lo; j < hi; ++j) s += in[m * count + j];
+      out[m * groups + g] = s;
+    }
+  }
+};
+
+/// Sums N terms over all elements of equally long device views (the caller checked the
+/// sizes): op(acc, element_of_each_view...) adds into acc[0 .. N).
+template <std::size_t N, class Op, class... T, class... S>
+std::array<double, N> reduce(Op op, const param_view<T, S>&... views) {
+  std::array<double, N> total{};
+  const std::size_t n = std::get<0>(std::tie(views...)).size();
+  if (n == 0) return total;
+  const auto pieces = pieces_of(views...);
+  const std::size_t threads = (n + chunk - 1) / chunk * lanes, table = table_doubles(pieces.size());
+  const std::size_t spare = (threads + fold - 1) / fold;
+  double* base = scratch::mine().doubles(table + N * (threads + spare));
+  const piece_list list = upload(pieces, base);
+  double* in = base + table;
+  double* out = in + N * threads;
+  run_lanes(lane_pass<N, Op, T...>{list, n, in, threads, op});
+  std::size_t count = threads;
+  while (count > fold) {  // fixed levels of 32: the order of every addition depends on n only
+    const std::size_t groups = (count + fold - 1) / fold;
+    thrust::for_each(thrust::device, index(0), index(groups), fold_pass<N>{in, out, count, groups});
+    std::swap(in, out);
+    count = groups;
+  }
+  std::vector<double> last(N * count);
+  thrust::copy(thrust::device_ptr<double>(in), thrust::device_ptr<double>(in + N * count), last.begin());
+  for (std::size_t m = 0; m < N; ++m)
+    for (std::size_t j = 0; j < count; ++j) total[m] += last[m * count + j];
+  return total;
+}
+
+/// Applies op(unused, element_of_each_view...) to every element (element-wise updates).
+template <class Op, class... T, class... S>
+void for_each(Op op, const param_view<T, S>&... views) {
+  const std::size_t n = std::get<0>(std::tie(views...)).size();
+  if (n == 0) return;
+  const auto pieces = pieces_of(views...);
+  const std::size_t threads = (n + chunk - 1) / chunk * lanes;
+  const piece_list list = upload(pieces, scratch::mine().doubles(table_doubles(pieces.size()) + 1));
+  run_lanes(lane_pass<0, Op, T...>{list, n, nullptr, threads, op});
+}
+
+// The terms and updates of the kernels: the host kernels' formulas.
+struct drift_term {
+  template <class A, class B, class X>
+  FDA_HOST_DEVICE void operator()(double* acc, A a, B b, X x) const {
+    const double u = double(a) - double(b);
+    acc[0] += mul(u, u);
+    acc[1] += mul(double(x), u);
+  }
+};
+struct sq_distance_term {
+  template <class A, class B>
+  FDA_HOST_DEVICE void operator()(double* acc, A a, B b) const {
+    const double u = double(a) - double(b);
+    acc[0] += mul(u, u);
+  }
+};
+struct sq_norm_term {
+  template <class A>
+  FDA_HOST_DEVICE void operator()(double* acc, A a) const { acc[0] += mul(double(a), double(a)); }
+};
+struct dot_term {
+  template <class A, class B>
+  FDA_HOST_DEVICE void operator()(double* acc, A a, B b) const { acc[0] += mul(double(a), double(b)); }
+};
+struct finite_term {  // x·0 is 0 for finite x, NaN otherwise
+  template <class A>
+  FDA_HOST_DEVICE void operator()(double* acc, A a) const { acc[0] += mul(double(a), 0.0); }
+};
+struct axpy_op {
+  double a;
+  template <class X, class Y>
+  FDA_HOST_DEVICE void operator()(double*, X x, Y& y) const { y = Y(double(y) + mul(a, double(x))); }
+};
+struct scale_op {
+  double a;
+  template <class X>
+  FDA_HOST_DEVICE void operator()(double*, X& x) const { x = X(mul(a, double(x))); }
+};
+struct copy_op {
+  template <class S, class D>
+  FDA_HOST_DEVICE void operator()(double*, S s, D& d) const { d = D(s); }
+};
+template <class T>
+struct fill_op {
+  T value;
+  FDA_HOST_DEVICE void operator()(double*, T& x) const { x = value; }
+};
+
+}  // namespace fda::detail::dev
