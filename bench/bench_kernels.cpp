@@ -349,6 +349,46 @@ auto make_scatter_floor(benchmark::State& st, std::size_t d) {
   };
 }
 
+/// The sketch's hashing alone: phase 1 of the kernel (the cells of every row of every index,
+/// 128 indices at a time, vectorised) at the widest ISA, with no values and no scatter.
+/// x86 only (the portable path hashes as it scatters).
+auto make_sketch_hash(benchmark::State&, std::size_t d) {
+  const auto& h = data.get<fda::detail::sketch_hashes>(d, "hash_only", [] {
+    return std::make_shared<fda::detail::sketch_hashes>("bench", sk_depth, sk_width, sk_seed);
+  });
+  return [&h, d, cells = std::vector<std::uint32_t>(h.tab.words() * 2 * fda::detail::sketch_chunk)]() mutable {
+    const auto tables = h.tab.covering(d);
+    fda::detail::with_isa([&](auto isa) {
+#if defined(FDA_DETAIL_X86_DISPATCH)
+      if constexpr (decltype(isa)::value != fda::detail::isa::portable) {
+        const auto cpr = std::uint32_t(2 * sk_width);
+        for (std::size_t i0 = 0, m = 0; i0 < d; i0 += m) {
+          m = std::min({fda::detail::sketch_chunk, d - i0, 4096 - i0 % 4096});
+          fda::detail::sketch_cells(isa, *tables, h.tab.words(), i0, m, cells.data(), cpr);
+          benchmark::ClobberMemory();
+        }
+      }
+#endif
+      return 0;
+    });
+    benchmark::DoNotOptimize(cells.data());
+  };
+}
+
+/// maker run with the kernels capped at instruction set `p` (detail/isa.hpp): what a
+/// narrower CPU (or the library before run-time dispatch: SSE2) gets, in the same process.
+template <class Maker>
+auto at_isa(fda::detail::isa p, Maker maker) {
+  return [p, maker](benchmark::State& st, std::size_t d) {
+    auto call = maker(st, d);
+    return [p, call]() mutable {
+      fda::detail::isa_ceiling = p;
+      call();
+      fda::detail::isa_ceiling = fda::detail::isa::avx512;
+    };
+  };
+}
+
 /// The previous kernel (namespace cubic) as sketch_fda's local state called it.
 auto make_sketch_cubic(benchmark::State& st, std::size_t d) {
   const auto& h = data.get<cubic::hashes>(d, "cubic", [] { return std::make_shared<cubic::hashes>(sk_depth, sk_width, sk_seed); });
@@ -568,6 +608,13 @@ void register_all(std::size_t d, bool threads2) {
   add("naive_fda.local_state", d, 8, r2, naive);
   add("linear_fda.local_state", d, 12, r3, linear, {.note = "w, w0 and the monitor's xi"});
   add("sketch_fda.local_state", d, 8, r2, sketch);
+  add("sketch_hash", d, 0, "", make_sketch_hash, {.note = "phase 1 alone: cells of 5 rows"});
+  // The same two local states with the kernels capped at SSE2 (the library's code path
+  // before run-time ISA dispatch, and what a CPU without AVX2 gets).
+  const auto linear_sse2 = at_isa(fda::detail::isa::sse2, linear);
+  const auto sketch_sse2 = at_isa(fda::detail::isa::sse2, sketch);
+  add("linear_fda.local_state.sse2", d, 12, r3, linear_sse2, {.note = "capped at SSE2"});
+  add("sketch_fda.local_state.sse2", d, 8, r2, sketch_sse2, {.note = "capped at SSE2"});
 
   // The AMS sketch on its own, and the reference approach (40 B/elem of tables besides the
   // model arrays).
@@ -585,6 +632,8 @@ void register_all(std::size_t d, bool threads2) {
   add_pair("reference_sketch.add", "ams_sketch.add", d, make_reference<false>, make_sketch_add);
   add_pair("sketch_fda.local_state", "scatter_floor", d, sketch, make_scatter_floor);
   add_pair("sketch_cubic.local_state", "sketch_fda.local_state", d, make_sketch_cubic, sketch);
+  add_pair("linear_fda.local_state.sse2", "linear_fda.local_state", d, linear_sse2, linear);
+  add_pair("sketch_fda.local_state.sse2", "sketch_fda.local_state", d, sketch_sse2, sketch);
 
   // Two workers at once, each on its own arrays (the kernels are single-threaded; in-process
   // workers use the cores): how much memory bandwidth one core leaves to the other.
@@ -632,6 +681,11 @@ struct result_key {
   int threads;
   auto operator<=>(const result_key&) const = default;
 };
+
+const char* isa_name(fda::detail::isa p) {
+  using fda::detail::isa;
+  return p == isa::avx512 ? "AVX-512" : p == isa::avx2 ? "AVX2" : p == isa::sse2 ? "SSE2" : "portable";
+}
 
 std::string fmt(double x, const char* f) {
   char b[32];
@@ -727,8 +781,9 @@ class collecting_reporter : public benchmark::ConsoleReporter {
     const auto d_of = [](const std::string& name) { return std::size_t(std::stoull(name.substr(name.rfind("/d:") + 3))); };
     for (const auto& [name, v] : pair_iterations_) ds.insert(d_of(name));
     for (const auto& [name, v] : pair_medians_) ds.insert(d_of(name));
-    std::printf("\n%9s  %-20s %-20s %-20s %-20s %-14s %-14s\n", "d", "read_3/linear >=0.8", "sketch/linear <=4",
-                "ref/sketch_fda >=5", "ref.add/add >=5", "sketch/floor", "cubic/sketch");
+    std::printf("\n%9s  %-20s %-20s %-20s %-20s %-13s %-13s %-13s %-13s\n", "d", "read_3/linear >=0.8",
+                "sketch/linear <=4", "ref/sketch_fda >=5", "ref.add/add >=5", "sketch/floor", "cubic/sketch",
+                "linear sse2/", "sketch sse2/");
     // The verdict is that of the figure shown (two decimals); at_most: the bound is an upper one.
     const auto cell = [](double x, double bound, bool at_most = false) {
       if (std::isnan(x)) return std::string("-");
@@ -737,16 +792,18 @@ class collecting_reporter : public benchmark::ConsoleReporter {
     };
     const std::string lin = "linear_fda.local_state", sk = "sketch_fda.local_state";
     for (std::size_t d : ds) {
-      const double sk_floor = ratio(sk, "scatter_floor", d), cubic_sk = ratio("sketch_cubic.local_state", sk, d);
-      std::printf("%9zu  %-20s %-20s %-20s %-20s %-14s %-14s\n", d, cell(ratio("read_3", lin, d), 0.8).c_str(),
-                  cell(ratio(sk, lin, d), 4, true).c_str(),
+      const auto plain = [](double x) { return std::isnan(x) ? std::string("-") : fmt(x, "%.2f"); };
+      std::printf("%9zu  %-20s %-20s %-20s %-20s %-13s %-13s %-13s %-13s\n", d,
+                  cell(ratio("read_3", lin, d), 0.8).c_str(), cell(ratio(sk, lin, d), 4, true).c_str(),
                   cell(ratio("reference_sketch.local_state", sk, d), 5).c_str(),
                   cell(ratio("reference_sketch.add", "ams_sketch.add", d), 5).c_str(),
-                  std::isnan(sk_floor) ? "-" : fmt(sk_floor, "%.2f").c_str(),
-                  std::isnan(cubic_sk) ? "-" : fmt(cubic_sk, "%.2f").c_str());
+                  plain(ratio(sk, "scatter_floor", d)).c_str(), plain(ratio("sketch_cubic.local_state", sk, d)).c_str(),
+                  plain(ratio(lin + ".sse2", lin, d)).c_str(), plain(ratio(sk + ".sse2", sk, d)).c_str());
     }
     std::printf("(t(a)/t(b) measured by alternating a and b, median of the pairs; read_3/linear is\n"
-                " the GB/s of linear_fda.local_state over that of a plain read of the same 12 B/elem)\n");
+                " the GB/s of linear_fda.local_state over that of a plain read of the same 12 B/elem;\n"
+                " sse2/: the kernel capped at SSE2 over the widest ISA of this CPU (%s))\n",
+                isa_name(fda::detail::cpu_isa()));
   }
 
   std::map<result_key, std::vector<double>> iterations_;

@@ -1,8 +1,11 @@
 #include <fda/kernels.hpp>
 
 #include <catch2/catch.hpp>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "support.hpp"
 
@@ -94,4 +97,62 @@ TEST_CASE("all_finite finds NaN and infinities anywhere") {
   CHECK_FALSE(fda::all_finite(v));
   v[7777] = std::numeric_limits<float>::max();
   CHECK(fda::all_finite(v));
+}
+
+namespace {
+/// Runs the kernels on at most path `p` while alive (detail/isa.hpp), then restores the default.
+struct isa_scope {
+  explicit isa_scope(fda::detail::isa p) { fda::detail::isa_ceiling = p; }
+  ~isa_scope() { fda::detail::isa_ceiling = fda::detail::isa::avx512; }
+  isa_scope(const isa_scope&) = delete;
+  isa_scope& operator=(const isa_scope&) = delete;
+};
+
+const char* isa_name(fda::detail::isa p) {
+  using fda::detail::isa;
+  return p == isa::avx512 ? "avx512" : p == isa::avx2 ? "avx2" : p == isa::sse2 ? "sse2" : "portable";
+}
+
+bool same_bits(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
+}  // namespace
+
+TEST_CASE("every instruction-set path gives the reductions of the portable one, bit for bit") {
+  // Workers on different machines must make the same decisions: the ISA the kernels run
+  // in (picked per CPU at run time) must not change a bit. Mixed magnitudes make any change
+  // of rounding visible (an FMA contraction, which rounds a*b+c once, would show here).
+  using fda::detail::isa;
+  const isa best = fda::detail::cpu_isa();
+  WARN("kernel paths on this CPU: portable up to " << isa_name(best));
+  const std::size_t n = 100'003;
+  const auto w = mixed_magnitude(n, 11), w0 = mixed_magnitude(n, 12), xi = mixed_magnitude(n, 13);
+  const auto wd = mixed_magnitude<double>(n, 14), w0d = mixed_magnitude<double>(n, 15);
+  const auto pw = cut(w, 16);
+  const auto pwd = cut(wd, 17);
+  const auto run = [&] {
+    const auto a = fda::drift(pw, w0, xi), b = fda::drift(wd, w0d, w), c = fda::drift(pwd, w0, xi);
+    return std::vector<double>{a.sq_norm, a.dot, b.sq_norm, b.dot, c.sq_norm, c.dot,
+                               fda::sq_norm(w), fda::sq_norm(pwd), fda::dot(w, xi), fda::dot(wd, w0),
+                               fda::sq_distance(w, w0), fda::sq_distance(pwd, w0d), double(fda::all_finite(w))};
+  };
+  std::vector<double> want;
+  {
+    const isa_scope scope(isa::portable);
+    REQUIRE(fda::detail::active_isa() == isa::portable);
+    want = run();
+  }
+  int paths = 0;
+  for (const isa p : {isa::sse2, isa::avx2, isa::avx512}) {
+    if (p > best) continue;
+    const isa_scope scope(p);
+    INFO("path " << isa_name(p));
+    REQUIRE(fda::detail::active_isa() == p);
+    const auto got = run();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      INFO("result " << i << ": " << got[i] << " vs " << want[i]);
+      CHECK(same_bits(got[i], want[i]));
+    }
+    ++paths;
+  }
+  CHECK(fda::detail::active_isa() == best);
+  if (best != isa::portable) CHECK(paths >= 1);
 }

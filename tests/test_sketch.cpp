@@ -2,7 +2,9 @@
 #include <fda/kernels.hpp>
 
 #include <catch2/catch.hpp>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <thread>
 
@@ -214,9 +216,47 @@ TEST_CASE("bad sketch shapes and merges are rejected with the value in the messa
   CHECK_THROWS_WITH(fda::ams_sketch<float>(5, 1), Catch::Contains("width = 1"));
   CHECK_THROWS_WITH(fda::ams_sketch<float>(5, 65537), Catch::Contains("width = 65537 is invalid: it must be in [2, 65536]"));
   CHECK_NOTHROW(fda::ams_sketch<float>(1, 65536));
+  CHECK_THROWS_WITH(fda::ams_sketch<float>(32768, 2), Catch::Contains("depth = 32768 is invalid: it must be in [1, 32767]"));
   fda::ams_sketch<float> a(5, 250, 1), b(5, 251, 1), c(5, 250, 2), e(7, 250, 1);
   CHECK_THROWS_WITH(a += b, Catch::Contains("width 251"));
   CHECK_THROWS_WITH(a += c, Catch::Contains("seed 2"));
   CHECK_THROWS_WITH(a += e, Catch::Contains("depth 7"));
   CHECK_THROWS_AS(a += b, fda::invalid_argument);
+}
+
+TEST_CASE("every instruction-set path computes the same sketch, bit for bit") {
+  // The x86 paths hash 2, 4 or 8 indices per instruction before scattering, the portable
+  // one hashes as it scatters: all must give the portable counters and ||v||² exactly.
+  using fda::detail::isa;
+  const isa best = fda::detail::cpu_isa();
+  const auto a = gaussian(20'011, 21), b = gaussian(20'011, 22);
+  const auto pa = fda_test::cut(a, 23);
+  const auto pd = fda_test::cut(gaussian<double>(20'011, 24), 25);
+  for (std::size_t depth : {1, 2, 3, 4, 5, 6, 7, 9}) {
+    for (std::size_t width : {2, 250, 333}) {
+      const fda::detail::sketch_hashes h("test", depth, width, 31 + depth);
+      const auto run = [&] {
+        std::vector<double> c(3 * depth * width, 0.0);
+        const double s1 = fda::detail::sketch_accumulate(h, c.data(), fda::view(pa), fda::view(b));
+        const double s2 = fda::detail::sketch_accumulate(h, c.data() + depth * width, fda::view(a));
+        const double s3 = fda::detail::sketch_accumulate(h, c.data() + 2 * depth * width, fda::view(pd), fda::view(a));
+        c.insert(c.end(), {s1, s2, s3});
+        return c;
+      };
+      fda::detail::isa_ceiling = isa::portable;
+      const auto want = run();
+      for (const isa p : {isa::sse2, isa::avx2, isa::avx512}) {
+        if (p > best) continue;
+        fda::detail::isa_ceiling = p;
+        INFO("depth " << depth << ", width " << width << ", path " << int(p));
+        const auto got = run();
+        std::size_t equal = 0;
+        for (std::size_t i = 0; i < want.size(); ++i)
+          equal += std::bit_cast<std::uint64_t>(got[i]) == std::bit_cast<std::uint64_t>(want[i]);
+        CHECK(equal == want.size());
+      }
+      fda::detail::isa_ceiling = isa::avx512;
+    }
+  }
+  CHECK(fda::detail::active_isa() == best);
 }

@@ -9,6 +9,13 @@
 #include "detail/traverse.hpp"
 #include "params.hpp"
 
+// Clang contracts a*b+c within one expression wherever the ISA has FMA (-march=native):
+// not in these kernels, whose results must not depend on the build (detail/isa.hpp).
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#endif
+
 namespace fda {
 
 /// Statistics of a worker's drift u = w - w0 against a direction xi.
@@ -113,3 +120,7 @@ bool all_finite(const V& v) {
 }
 
 }  // namespace fda
+
+#if defined(__clang__)
+#pragma float_control(pop)
+#endif

@@ -33,6 +33,7 @@
 #include <mutex>
 #include <vector>
 
+#include "host_device.hpp"
 #include "splitmix.hpp"
 
 namespace fda::detail {
@@ -53,6 +54,21 @@ class tabulation_hash {
     std::vector<std::uint64_t> t0, t1, t2;  // [w * na + a], [w * nb + b], [w * n2 + a + b]
 
     std::size_t bytes() const { return 8 * (t0.size() + t1.size() + t2.size()); }
+  };
+
+  /// Tables laid out like `tables`, seen through raw pointers (host or device memory): the
+  /// lookup h(i) = T0[a] ^ T1[b] ^ T2[a + b] that device kernels do (<fda/thrust.hpp>).
+  struct table_ref {
+    const std::uint64_t* t0 = nullptr;
+    const std::uint64_t* t1 = nullptr;
+    const std::uint64_t* t2 = nullptr;
+    std::size_t na = 0, nb = 0, n2 = 0;
+
+    /// Word w of index i (i below the tables' n).
+    FDA_HOST_DEVICE std::uint64_t word(std::size_t w, std::uint64_t i) const {
+      const std::uint64_t a = i & (char_size - 1), b = i >> char_bits;
+      return t0[w * na + a] ^ t1[w * nb + b] ^ t2[w * n2 + a + b];
+    }
   };
 
   tabulation_hash(std::size_t words, std::uint64_t seed)

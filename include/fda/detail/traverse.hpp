@@ -11,17 +11,26 @@
 #include <array>
 #include <cstddef>
 #include <tuple>
+#include <type_traits>
 
 #include "../error.hpp"
 #include "../params.hpp"
+#include "isa.hpp"
 
 namespace fda::detail {
 
 inline constexpr std::size_t lanes = 8;
 inline constexpr std::size_t block = 4096;
 
+/// Host kernels only: a view of another memory space fails here, with a readable message.
+template <class S>
+inline constexpr bool host_memory = std::is_same_v<S, host_space>;
+
 template <class T, class S>
 class cursor {
+  static_assert(host_memory<S>, "fda: a host kernel was given a view of device memory: include "
+                                "<fda/thrust.hpp> and pass views of one memory space");
+
  public:
   explicit cursor(const param_view<T, S>& v) : segments_(v.segments()) {}
   std::size_t left() const { return segments_[seg_].size() - off_; }
@@ -55,6 +64,7 @@ void require_same_size(const char* function, const std::array<const char*, 1 + s
 /// element lo + j, and len elements follow it.
 template <class T, class S, class F>
 void for_each_run(const param_view<T, S>& v, std::size_t lo, std::size_t n, F f) {
+  static_assert(host_memory<S>, "fda: a host kernel was given a view of device memory");
   std::size_t start = 0;  // global index of the segment's first element
   for (auto s : v.segments()) {
     const std::size_t end = start + s.size();
@@ -115,18 +125,21 @@ struct blocked_sum {
 };
 
 /// Sums N terms over all elements: term(acc, lane, element_of_each_view...) adds the
-/// element's contributions into acc[k][lane]. Returns the N totals.
+/// element's contributions into acc[k][lane]. Returns the N totals. Runs in the widest
+/// instruction set of the CPU (detail/isa.hpp), with the same result on every one.
 template <std::size_t N, class Term, class... V>
 std::array<double, N> reduce(Term term, const V&... views) {
-  blocked_sum<N> sum;
-  const std::size_t n = std::get<0>(std::tie(views...)).size();
-  for_each_piece(
-      [&](std::size_t g, std::size_t len, auto*... p) {
-        sum.add_piece(g, len, term, p...);
-        sum.end_piece(g + len, n);
-      },
-      views...);
-  return sum.total;
+  return with_isa([&](auto) {
+    blocked_sum<N> sum;
+    const std::size_t n = std::get<0>(std::tie(views...)).size();
+    for_each_piece(
+        [&](std::size_t g, std::size_t len, auto*... p) {
+          sum.add_piece(g, len, term, p...);
+          sum.end_piece(g + len, n);
+        },
+        views...);
+    return sum.total;
+  });
 }
 
 /// Applies f(element_of_each_view...) to every element (element-wise updates).
