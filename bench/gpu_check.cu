@@ -157,7 +157,7 @@ void check_size(std::size_t n, bool reference) {
   fda::fill(dd, 0.5);
   check(to_host(dd) == std::vector<double>(n, 0.5), "fill" + at);
   check(fda::all_finite(dw), "all_finite (finite)" + at);
-  dy[n / 2] = std::numeric_limits<float>::quiet_NaN();
+  thrust::fill_n(dy.begin() + long(n / 2), 1, std::numeric_limits<float>::quiet_NaN());  // (not dy[i] = x: UBSan)
   check(!fda::all_finite(dy), "all_finite (NaN)" + at);
 
   // The sketch of w − w0 as sketch_fda computes it, and of integer data.

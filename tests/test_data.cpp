@@ -222,6 +222,47 @@ TEST_CASE("read_idx reads plain and gzip IDX files alike", "[data][idx]") {
   }
 }
 
+TEST_CASE("read_idx parses bytes in memory as it parses a file", "[data][idx]") {
+  temp_dir tmp;
+  const auto data = image_like(2 * 3 * 40, 7);
+  const auto plain = idx_bytes({2, 3, 40}, data);
+  const auto gz = file_bytes(tmp.write_gz("m.gz", plain));
+  for (const auto* bytes : {&plain, &gz}) {
+    const auto a = fda::data::read_idx(std::span<const std::uint8_t>(*bytes), "in memory");
+    CHECK(a.dims == std::vector<std::size_t>{2, 3, 40});
+    CHECK(a.data == data);
+  }
+
+  SECTION("concatenated gzip members read as one stream") {
+    const std::vector<std::uint8_t> first(plain.begin(), plain.begin() + 100), second(plain.begin() + 100, plain.end());
+    auto both = file_bytes(tmp.write_gz("1.gz", first));
+    const auto tail = file_bytes(tmp.write_gz("2.gz", second));
+    both.insert(both.end(), tail.begin(), tail.end());
+    CHECK(fda::data::read_idx(std::span<const std::uint8_t>(both)).data == data);
+  }
+  SECTION("bytes after the gzip stream that start no member") {
+    auto bytes = gz;
+    bytes.insert(bytes.end(), {1, 2, 3});
+    CHECK_THAT(error_of([&] { fda::data::read_idx(std::span<const std::uint8_t>(bytes), "buffer-name"); }),
+               Contains("buffer-name: corrupt gzip stream: 3 bytes after its end"));
+  }
+  SECTION("a gzip magic and nothing more") {
+    const std::vector<std::uint8_t> bytes{0x1f, 0x8b};
+    CHECK_THAT(error_of([&] { fda::data::read_idx(std::span<const std::uint8_t>(bytes), "stub"); }),
+               Contains("stub: corrupt gzip stream: it ends early"));
+  }
+  SECTION("a data set from two buffers") {
+    const auto images = idx_bytes({3, 2, 2}, {0, 255, 0, 255, 1, 2, 3, 4, 5, 6, 7, 8});
+    const auto labels = idx_bytes({3}, {4, 0, 2});
+    const auto d = fda::data::load_idx_dataset(images, labels);
+    CHECK(d.count == 3);
+    CHECK(d.classes == 5);
+    CHECK(d.image(0)[1] == 1.0f);
+    CHECK_THAT(error_of([&] { fda::data::load_idx_dataset(images, idx_bytes({2}, {0, 1}), "imgs", "lbls"); }),
+               Contains("imgs holds 3 images but lbls holds 2 labels"));
+  }
+}
+
 TEST_CASE("read_idx rejects malformed headers", "[data][idx]") {
   temp_dir tmp;
   const auto data = image_like(60, 2);
@@ -530,6 +571,19 @@ TEST_CASE("dirichlet: alpha sets the skew, no worker is empty", "[data][partitio
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
     check_partition(fda::data::partition_dirichlet(few, 30, 0.01, seed), 30, 30);
     check_partition(fda::data::partition_dirichlet(few, 20, 0.001, seed), 30, 20);
+  }
+  // α so small that log U / α overflows for every worker (found by fuzz/cli.cpp): each label
+  // goes whole to one worker, where it once cast NaN to an integer.
+  for (const double alpha : {1e-320, 5e-324}) {
+    const auto parts = fda::data::partition_dirichlet(labels, 10, alpha, 3);
+    check_partition(parts, labels.size(), 10);
+    std::size_t single_label = 0;
+    for (const auto& p : parts) {
+      std::set<std::uint8_t> seen;
+      for (const auto i : p) seen.insert(labels[i]);
+      single_label += seen.size() == 1;
+    }
+    CHECK(single_label >= 1);
   }
   CHECK_THAT(invalid_of([&] { fda::data::partition_dirichlet(labels, 10, 0.0, 1); }), Contains("alpha = 0"));
 }

@@ -75,10 +75,7 @@ struct outcome {
 const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
                                             "linear",      "sketch",   "exact",  "max-drift"};
 
-fda::threshold parse_theta(const std::string& text) {
-  if (text == "adaptive") return fda::adaptive{};
-  return std::stod(text);
-}
+fda::threshold parse_theta(const std::string& text) { return fda::parse_threshold(text); }
 
 /// Calls f with the policy named `name`, configured from the settings.
 template <class F>
@@ -113,14 +110,12 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--theta", s.theta, "variance threshold: a number >= 0, or 'adaptive'")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
-            if (v == "adaptive") return {};
             try {
-              std::size_t used = 0;
-              const double t = std::stod(v, &used);
-              if (used == v.size() && std::isfinite(t) && t >= 0) return {};
-            } catch (...) {
+              fda::parse_threshold(v);  // the fuzzed parser (fuzz/cli.cpp)
+              return {};
+            } catch (const fda::invalid_argument&) {
+              return "must be a finite number >= 0 or 'adaptive', not '" + v + "'";
             }
-            return "must be a finite number >= 0 or 'adaptive', not '" + v + "'";
           },
           "NUMBER|adaptive"))->capture_default_str();
   app.add_option("--every", s.every, "periodic: local steps per round")->check(positive)->capture_default_str();

@@ -82,12 +82,14 @@ inline constexpr std::uint32_t byte_order_mark = 0x01020304;
 /// float, double, std::string or std::vector of those).
 class checkpoint_writer {
  public:
+  /// Stores a bool, an integer, a float or a double (with its type tag).
   template <class T>
     requires std::is_arithmetic_v<T>
   void operator()(const T& x) {
     bytes_.push_back(detail::type_tag<T>());
     raw(&x, sizeof x);
   }
+  /// Stores a vector: element type, length, elements.
   template <class T>
   void operator()(const std::vector<T>& v) {
     if constexpr (std::is_same_v<T, bool>) {
@@ -100,13 +102,16 @@ class checkpoint_writer {
       raw(v.data(), n * sizeof(T));
     }
   }
+  /// Stores a string: length, bytes.
   void operator()(std::string_view s) {
     bytes_.push_back('s');
     const std::uint64_t n = s.size();
     raw(&n, sizeof n);
     raw(s.data(), n);
   }
+  /// Stores a string.
   void operator()(const std::string& s) { (*this)(std::string_view(s)); }
+  /// Stores a string.
   void operator()(const char* s) { (*this)(std::string_view(s)); }
 
   /// n elements of T from p, as a vector (parameters straight from a view).
@@ -120,7 +125,9 @@ class checkpoint_writer {
     raw(p, n * sizeof(T));
   }
 
+  /// What was written so far.
   const std::string& bytes() const { return bytes_; }
+  /// Moves out what was written (the writer is empty afterwards).
   std::string take() { return std::move(bytes_); }
 
  private:
@@ -136,6 +143,7 @@ class checkpoint_reader {
   checkpoint_reader(std::string_view bytes, std::string part) : bytes_(bytes), part_(std::move(part)) {}
   checkpoint_reader(std::string&&, std::string) = delete;  // would dangle
 
+  /// Loads a bool, an integer, a float or a double; its type must be the stored one.
   template <class T>
     requires std::is_arithmetic_v<T>
   void operator()(T& x) {
@@ -156,6 +164,7 @@ class checkpoint_reader {
       raw(v.data(), n * sizeof(T));
     }
   }
+  /// Loads a string.
   void operator()(std::string& s) {
     expect_tag('s');
     std::uint64_t n = 0;
@@ -164,6 +173,7 @@ class checkpoint_reader {
     s.assign(bytes_.substr(pos_, n));
     pos_ += n;
   }
+  /// Loads and returns a value of type T.
   template <class T>
   T get() {
     T x{};
@@ -189,6 +199,7 @@ class checkpoint_reader {
                                             "a different worker or policy"));
   }
 
+  /// The name of what is read, as error messages say it ("worker 3's part").
   const std::string& part() const { return part_; }
 
  private:
@@ -259,12 +270,8 @@ inline void write_checkpoint_file(const std::filesystem::path& path, std::string
   if (ec) throw checkpoint_error(concat("fda: checkpoint: cannot rename ", tmp.string(), " to ", path.string(), ": ", ec.message()));
 }
 
-/// Reads and verifies a checkpoint file; returns its payload.
-inline std::string read_checkpoint_file(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw checkpoint_error(concat("fda: checkpoint: cannot open ", file, " (to resume, it must exist)"));
-  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+/// Verifies the bytes of a checkpoint file (`file` names it in errors); returns the payload.
+inline std::string checkpoint_payload(std::string_view all, const std::string& file) {
   constexpr std::size_t header = 8 + 4 + 4 + 8, trailer = 8;
   if (all.size() < header + trailer || std::memcmp(all.data(), checkpoint_magic, 8) != 0)
     throw checkpoint_error(concat("fda: checkpoint: ", file, " is not an fda checkpoint (",
@@ -283,10 +290,19 @@ inline std::string read_checkpoint_file(const std::filesystem::path& path) {
     throw checkpoint_error(concat("fda: checkpoint: ", file, " is ", all.size(), " bytes but its header announces ",
                                   size + header + trailer, ": ", size + header + trailer > all.size() ? "truncated" : "extra bytes"));
   std::memcpy(&sum, all.data() + header + size, 8);
-  std::string payload = all.substr(header, size);
+  std::string payload(all.substr(header, size));
   if (fnv1a(payload) != sum)
     throw checkpoint_error(concat("fda: checkpoint: ", file, " is corrupt: its checksum does not match its contents"));
   return payload;
+}
+
+/// Reads and verifies a checkpoint file; returns its payload.
+inline std::string read_checkpoint_file(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw checkpoint_error(concat("fda: checkpoint: cannot open ", file, " (to resume, it must exist)"));
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return checkpoint_payload(all, file);
 }
 
 }  // namespace detail

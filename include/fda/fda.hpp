@@ -9,6 +9,7 @@
 #include "policy.hpp"
 #include "sketch.hpp"
 #include "threshold.hpp"
+#include "version.hpp"
 #include "callbacks.hpp"
 #include "comm/local_cluster.hpp"
 #include "options.hpp"

@@ -1,7 +1,11 @@
-// Exits 0 only when fda::drift gives the known answer on small vectors.
+// Exits 0 only when fda::drift gives the known answer on small vectors and the version
+// macros agree with each other and, when the build passes FDA_EXPECTED_VERSION, with it.
 #include <fda/kernels.hpp>
+#include <fda/version.hpp>
 
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <vector>
 
 int main() {
@@ -9,5 +13,16 @@ int main() {
   const auto d = fda::drift(w, w0, xi);  // u = (1, 2, 2): ||u||² = 9, xi·u = 5
   const bool ok = d.sq_norm == 9.0 && d.dot == 5.0;
   std::printf("fda::drift: sq_norm %g, dot %g: %s\n", d.sq_norm, d.dot, ok ? "ok" : "WRONG");
-  return ok ? 0 : 1;
+
+  const std::string parts = std::to_string(FDA_VERSION_MAJOR) + "." + std::to_string(FDA_VERSION_MINOR) + "." +
+                            std::to_string(FDA_VERSION_PATCH);
+#ifdef FDA_EXPECTED_VERSION
+  const char* expected = FDA_EXPECTED_VERSION;
+#else
+  const char* expected = FDA_VERSION;
+#endif
+  const bool version_ok = parts == FDA_VERSION && std::strcmp(FDA_VERSION, expected) == 0;
+  std::printf("FDA_VERSION %s (MAJOR.MINOR.PATCH %s, expected %s): %s\n", FDA_VERSION, parts.c_str(), expected,
+              version_ok ? "ok" : "WRONG");
+  return ok && version_ok ? 0 : 1;
 }

@@ -29,6 +29,7 @@ class mean_state {
 
 /// FedAvg: the new global model is the workers' plain mean, x ← (1/K) Σ_k w_k.
 struct mean {
+  /// The server state for T parameters: none; `apply(x, avg)` sets x ← avg.
   template <class T>
   using state = detail::mean_state<T>;
 };
@@ -36,7 +37,8 @@ struct mean {
 /// FedAvg with the mean weighted by sample counts: x ← Σ_k n_k w_k / Σ_k n_k.
 /// The update is the same; only the trainer's mean differs (weights_by_samples is true).
 struct weighted_mean {
-  static constexpr bool weighted = true;
+  static constexpr bool weighted = true;  ///< tells the trainer to weight the mean by samples()
+  /// The server state for T parameters: none; `apply(x, avg)` sets x ← avg.
   template <class T>
   using state = detail::mean_state<T>;
 };

@@ -30,26 +30,26 @@ namespace fda {
 struct step_info {
   std::size_t step = 0;         ///< steps done so far (1-based after the first)
   std::size_t total_steps = 0;  ///< the run's length
-  std::size_t syncs = 0;
-  std::uint64_t monitor_bytes = 0;
-  std::uint64_t sync_bytes = 0;
+  std::size_t syncs = 0;        ///< syncs so far
+  std::uint64_t monitor_bytes = 0;  ///< monitoring bytes so far (cost model)
+  std::uint64_t sync_bytes = 0;     ///< sync bytes so far (cost model)
   bool synced = false;  ///< this step ended with a sync
   double estimate = 0;  ///< H of this step's check (NaN when none)
   double theta = 0;     ///< Θ in force
-  double wall_seconds = 0;
+  double wall_seconds = 0;  ///< time since the run began
 };
 
 /// At the end of an epoch.
 template <class T>
 struct epoch_info {
   std::size_t epoch = 0;  ///< epochs done (1-based)
-  std::size_t step = 0;
-  std::size_t total_steps = 0;
-  std::size_t syncs = 0;
-  std::uint64_t monitor_bytes = 0;
-  std::uint64_t sync_bytes = 0;
-  double theta = 0;
-  double wall_seconds = 0;
+  std::size_t step = 0;   ///< steps done so far
+  std::size_t total_steps = 0;  ///< the run's length
+  std::size_t syncs = 0;        ///< syncs so far
+  std::uint64_t monitor_bytes = 0;  ///< monitoring bytes so far (cost model)
+  std::uint64_t sync_bytes = 0;     ///< sync bytes so far (cost model)
+  double theta = 0;         ///< Θ in force at the epoch's end
+  double wall_seconds = 0;  ///< time since the run began
   std::span<const T> averaged_model = {};  ///< mean of the workers' current models
   std::map<std::string, double> metrics = {};  ///< filled by evaluators, read by loggers
 };

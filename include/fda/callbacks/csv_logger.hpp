@@ -35,6 +35,8 @@ inline std::string csv_field(std::string_view text) {
 
 }  // namespace detail
 
+/// A callback writing one CSV row per epoch: policy, Θ, K, epoch, steps, syncs, the bytes
+/// (monitor, sync, total), test_accuracy and train_loss from the metric table, wall time.
 class csv_logger {
  public:
   /// Writes the header now (unless appending to a file that has one), so even a run

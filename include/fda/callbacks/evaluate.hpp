@@ -33,9 +33,12 @@ concept metric_table = requires(const R& r) {
 
 }  // namespace detail
 
+/// The callback evaluate_average makes: at every epoch end, fn(averaged model) fills the
+/// epoch's metric table (a number under `name`, or a whole table).
 template <class F>
 class average_evaluator {
  public:
+  /// fn takes std::span<const T> (the averaged model) and returns a number or a metric table.
   average_evaluator(F fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
 
   /// A number goes to metrics[name]; a table's entries are merged (overwriting).
@@ -60,6 +63,7 @@ class average_evaluator {
     }
   }
 
+  /// The metric a number is stored under.
   const std::string& name() const { return name_; }
 
  private:

@@ -54,6 +54,7 @@ inline std::string json_string(std::string_view text) {
 /// Writes the summary at on_end; every non-finite number is null.
 class json_summary {
  public:
+  /// Writes to `out` (kept by reference: it must outlive the run) under the name `label`.
   json_summary(std::ostream& out, std::string label) : out_(&out), label_(std::move(label)) {}
 
   /// {"label":..,"steps":..,...,"sync_log":[{"step":..,"estimate":..,"variance":..,"theta":..}]}

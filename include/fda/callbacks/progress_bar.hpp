@@ -66,10 +66,12 @@ class progress_bar {
   /// automatic: terminal when writing to stderr and stderr is a TTY, lines otherwise.
   enum class style { automatic, terminal, lines };
 
+  /// A bar named `label` (e.g. the policy) drawn on `out`.
   explicit progress_bar(std::string label = {}, std::ostream& out = std::cerr,
                         style s = style::automatic)
       : out_(&out), label_(std::move(label)), style_(resolve(s, out)) {}
 
+  /// The style in use (never automatic: it is resolved at construction).
   style output_style() const { return style_; }
 
   /// A new run starts from a clean slate (the same bar may serve several runs).
@@ -80,6 +82,7 @@ class progress_bar {
     last_draw_ = {};
   }
 
+  /// Redraws (terminal: at most ~10 times a second) or prints a line at every 10%.
   void on_step(const step_info& info) {
     last_ = info;
     pending_ = true;

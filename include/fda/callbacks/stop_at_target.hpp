@@ -16,24 +16,27 @@
 
 namespace fda {
 
+/// A callback: stops the run at the first epoch whose metric meets the target, and keeps
+/// the counters of that moment in `reached`.
 struct stop_at_target {
-  std::string metric = "test_accuracy";
-  double target = 0;
+  std::string metric = "test_accuracy";  ///< the key in epoch_info::metrics to watch
+  double target = 0;                     ///< the value to reach
   bool higher_is_better = true;  ///< stop at value >= target; false: at value <= target (a loss)
 
   /// Where the run stood at the first epoch that met the target.
   struct reached_at {
-    std::size_t epoch = 0;
-    std::size_t step = 0;
-    std::size_t syncs = 0;
-    std::uint64_t monitor_bytes = 0;
-    std::uint64_t sync_bytes = 0;
-    std::uint64_t total_bytes = 0;
-    double wall_seconds = 0;
+    std::size_t epoch = 0;            ///< epochs done (1-based)
+    std::size_t step = 0;             ///< in-parallel steps done
+    std::size_t syncs = 0;            ///< syncs so far
+    std::uint64_t monitor_bytes = 0;  ///< monitoring bytes so far (cost model)
+    std::uint64_t sync_bytes = 0;     ///< sync bytes so far (cost model)
+    std::uint64_t total_bytes = 0;    ///< monitor_bytes + sync_bytes: the bytes to reach the target
+    double wall_seconds = 0;          ///< time since the run began
     double value = 0;  ///< the metric at that epoch
   };
   std::optional<reached_at> reached = std::nullopt;  ///< empty until the target is met
 
+  /// Forgets a previous run's result, so one object can watch several runs.
   void on_begin(const run_info&) { reached.reset(); }
 
   /// True (stop) when the metric meets the target; an absent or NaN metric never does.

@@ -15,12 +15,14 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -35,18 +37,22 @@ struct data_error : std::runtime_error {
 
 /// The contents of one IDX file: its dimensions and its bytes, row-major.
 struct idx_array {
-  std::vector<std::size_t> dims;
-  std::vector<std::uint8_t> data;
+  std::vector<std::size_t> dims;   ///< 1 to 4 dimensions, none 0
+  std::vector<std::uint8_t> data;  ///< the product of dims elements, row-major
 };
 
 /// Labelled images: image i is images[i·rows·cols, (i+1)·rows·cols), pixels scaled to [0, 1].
 struct dataset {
-  std::size_t count = 0, rows = 0, cols = 0;
-  std::vector<float> images;
-  std::vector<std::uint8_t> labels;
+  std::size_t count = 0;  ///< examples
+  std::size_t rows = 0;   ///< image height
+  std::size_t cols = 0;   ///< image width
+  std::vector<float> images;         ///< count · rows · cols pixels in [0, 1], image after image
+  std::vector<std::uint8_t> labels;  ///< count labels
   std::size_t classes = 0;  ///< labels lie in [0, classes)
 
+  /// rows · cols, the pixels of one image.
   std::size_t pixels() const { return rows * cols; }
+  /// The pixels of image i (i < count).
   std::span<const float> image(std::size_t i) const {
     return std::span<const float>(images).subspan(i * pixels(), pixels());
   }
@@ -58,8 +64,13 @@ inline const std::filesystem::path debian_fashion_mnist_dir = "/usr/share/datase
 namespace detail {
 
 template <class... Parts>
+[[noreturn]] void fail_named(std::string_view name, const Parts&... parts) {
+  throw data_error(fda::detail::concat(name, ": ", parts...));
+}
+
+template <class... Parts>
 [[noreturn]] void fail_file(const std::filesystem::path& file, const Parts&... parts) {
-  throw data_error(fda::detail::concat(file.string(), ": ", parts...));
+  fail_named(file.string(), parts...);
 }
 
 /// "0x" and two hex digits per byte: hex({0x1f, 0x8b}) == "0x1f8b".
@@ -89,39 +100,69 @@ inline std::string dims_text(const std::vector<std::size_t>& dims) {
   return out;
 }
 
-/// A gzFile that closes itself; reads plain files too (zlib's transparent mode).
-class gz_reader {
+/// The bytes of an IDX file held in memory, as the parser reads them: inflated when the
+/// buffer starts with the gzip magic 1f 8b (one member or several concatenated, as
+/// `cat a.gz b.gz` makes), passed through unchanged otherwise. Errors name `name`.
+class idx_source {
  public:
-  explicit gz_reader(const std::filesystem::path& file) : file_(file) {
-    std::error_code ec;
-    const auto st = std::filesystem::status(file, ec);
-    if (!std::filesystem::exists(st)) fail_file(file, "cannot open: no such file");
-    if (std::filesystem::is_directory(st)) fail_file(file, "cannot open: it is a directory");
-    errno = 0;
-    handle_.reset(gzopen(file.string().c_str(), "rb"));
-    if (!handle_) {
-      const int err = errno;
-      fail_file(file, "cannot open: ",
-                err ? std::generic_category().message(err) : std::string("zlib could not allocate its state"));
+  idx_source(std::span<const std::uint8_t> bytes, std::string_view name)
+      : in_(bytes), name_(name), gzip_(bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) {
+    if (!gzip_) return;
+    z_ = std::make_unique<z_stream>();  // zalloc, zfree, opaque null: zlib's allocator
+    if (inflateInit2(z_.get(), 16 + MAX_WBITS) != Z_OK) {  // 16 +: a gzip wrapper, not zlib's
+      z_.reset();
+      fail_named(name_, "zlib could not allocate its state");
     }
-    gzbuffer(handle_.get(), 1u << 17);  // fewer, larger reads of a 26 MB file
+  }
+  idx_source(const idx_source&) = delete;
+  idx_source& operator=(const idx_source&) = delete;
+  ~idx_source() {
+    if (z_) inflateEnd(z_.get());
   }
 
-  /// Reads up to n bytes; fewer only at the end of the data. Throws on any zlib error,
-  /// including a gzip stream that ends early or fails its CRC check.
+  /// Reads up to n bytes; fewer only at the end of the data. Throws on a corrupt gzip
+  /// stream: bad deflate data, a failed CRC or length check, a stream that ends early, or
+  /// bytes after the last member that do not start another one.
   std::size_t read(std::uint8_t* out, std::size_t n) {
+    if (!gzip_) {
+      const std::size_t k = std::min(n, in_.size() - pos_);
+      std::copy_n(in_.data() + pos_, k, out);
+      pos_ += k;
+      return k;
+    }
+    constexpr std::size_t chunk = std::size_t{1} << 30;  // avail_in, avail_out are 32-bit
     std::size_t got = 0;
-    while (got < n) {
-      const auto chunk = unsigned(std::min<std::size_t>(n - got, std::size_t{1} << 26));
-      const int r = gzread(handle_.get(), out + got, chunk);
-      check(r);
-      if (r == 0) break;
-      got += std::size_t(r);
+    while (got < n && !ended_) {
+      z_->next_in = const_cast<Bytef*>(in_.data() + pos_);  // zlib's API is not const-correct
+      z_->avail_in = uInt(std::min(in_.size() - pos_, chunk));
+      z_->next_out = out + got;
+      z_->avail_out = uInt(std::min(n - got, chunk));
+      const uInt in_before = z_->avail_in, out_before = z_->avail_out;
+      const int r = inflate(z_.get(), Z_NO_FLUSH);
+      pos_ += in_before - z_->avail_in;
+      got += out_before - z_->avail_out;
+      if (r == Z_OK) continue;
+      if (r == Z_STREAM_END) {  // one member ends: the data ends, or another member starts
+        if (pos_ == in_.size()) {
+          ended_ = true;
+        } else if (in_.size() - pos_ >= 2 && in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b) {
+          inflateReset(z_.get());
+        } else {
+          fail_named(name_, "corrupt gzip stream: ", in_.size() - pos_,
+                     " bytes after its end that do not start another gzip member");
+        }
+        continue;
+      }
+      if (r == Z_BUF_ERROR && z_->avail_in == 0)  // no progress possible: the input ran out
+        fail_named(name_, "corrupt gzip stream: it ends early (zlib: unexpected end of file)");
+      if (r == Z_MEM_ERROR) fail_named(name_, "zlib ran out of memory");
+      fail_named(name_, "corrupt gzip stream (zlib: ", z_->msg ? z_->msg : "error ", z_->msg ? "" : std::to_string(r),
+                 ")");
     }
     return got;
   }
 
-  /// Reads to the end, returning how many bytes were left (zlib's checks still run).
+  /// Reads to the end, returning how many bytes were left (the gzip checks still run).
   std::size_t drain() {
     std::array<std::uint8_t, 1u << 14> sink;
     std::size_t extra = 0;
@@ -130,98 +171,60 @@ class gz_reader {
   }
 
  private:
-  struct closer {
-    void operator()(gzFile f) const { gzclose(f); }
-  };
-
-  void check(int r) {
-    int errnum = Z_OK;
-    const char* msg = gzerror(handle_.get(), &errnum);
-    if (r >= 0 && errnum == Z_OK) return;
-    if (errnum == Z_ERRNO) fail_file(file_, "read error: ", msg ? msg : "unknown");
-    if (errnum == Z_BUF_ERROR)
-      fail_file(file_, "corrupt gzip stream: it ends early (zlib: ", msg ? msg : "", ")");
-    fail_file(file_, "corrupt gzip stream (zlib: ", msg ? msg : "unknown error", ")");
-  }
-
-  std::filesystem::path file_;
-  std::unique_ptr<gzFile_s, closer> handle_;
+  std::span<const std::uint8_t> in_;
+  std::size_t pos_ = 0;
+  std::string_view name_;
+  bool gzip_;
+  bool ended_ = false;
+  std::unique_ptr<z_stream> z_;
 };
 
-}  // namespace detail
-
-/// Reads a whole IDX file, gzip-compressed or plain. Throws data_error unless the file is
-/// exactly a valid header and the number of bytes it announces.
-inline idx_array read_idx(const std::filesystem::path& file) {
-  detail::gz_reader in(file);
-
-  std::array<std::uint8_t, 4> magic{};
-  if (const std::size_t got = in.read(magic.data(), magic.size()); got < magic.size())
-    detail::fail_file(file, "truncated: the file has ", got, " bytes, fewer than the 4-byte IDX magic number");
-  if (magic[0] != 0 || magic[1] != 0)
-    detail::fail_file(file, "not an IDX file: bad magic number ", detail::hex(magic),
-                      " (an IDX file starts with two zero bytes)");
-  if (magic[2] != 0x08) {
-    const char* name = detail::idx_type_name(magic[2]);
-    detail::fail_file(file, "unsupported IDX type code ", detail::hex(std::span(magic).subspan(2, 1)), " (",
-                      name ? name : "not an IDX type", "); only 0x08 (unsigned byte) is supported");
+/// The whole contents of a file; data_error if it is missing, a directory or unreadable.
+inline std::vector<std::uint8_t> read_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(st)) fail_file(file, "cannot open: no such file");
+  if (std::filesystem::is_directory(st)) fail_file(file, "cannot open: it is a directory");
+  struct closer {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  errno = 0;
+  const std::unique_ptr<std::FILE, closer> f(std::fopen(file.string().c_str(), "rb"));
+  if (!f) {
+    const int err = errno;
+    fail_file(file, "cannot open: ", err ? std::generic_category().message(err) : std::string("unknown error"));
   }
-  const std::size_t ndims = magic[3];
-  if (ndims < 1 || ndims > 4)
-    detail::fail_file(file, "bad IDX header: ", ndims, " dimensions; it must be 1 to 4");
-
-  idx_array out;
-  std::array<std::uint8_t, 16> raw{};
-  if (const std::size_t got = in.read(raw.data(), 4 * ndims); got < 4 * ndims)
-    detail::fail_file(file, "truncated: the header announces ", ndims, " dimensions (", 4 * ndims,
-                      " bytes) but the file has only ", got, " bytes after the magic number");
-  std::size_t total = 1;
-  for (std::size_t i = 0; i < ndims; ++i) {
-    const std::size_t d = std::size_t(raw[4 * i]) << 24 | std::size_t(raw[4 * i + 1]) << 16 |
-                          std::size_t(raw[4 * i + 2]) << 8 | std::size_t(raw[4 * i + 3]);
-    if (d == 0) detail::fail_file(file, "bad IDX header: dimension ", i + 1, " of ", ndims, " is 0");
-    out.dims.push_back(d);
-    if (total > std::numeric_limits<std::size_t>::max() / d)
-      detail::fail_file(file, "bad IDX header: dimensions ", detail::dims_text(out.dims),
-                        "... hold more elements than fit in std::size_t");
-    total *= d;
+  std::vector<std::uint8_t> bytes;
+  if (const auto size = std::filesystem::file_size(file, ec); !ec) bytes.reserve(size);
+  std::array<std::uint8_t, 1u << 16> buf;
+  while (const std::size_t r = std::fread(buf.data(), 1, buf.size(), f.get()))
+    bytes.insert(bytes.end(), buf.data(), buf.data() + r);
+  if (std::ferror(f.get())) {
+    const int err = errno;
+    fail_file(file, "read error: ", err ? std::generic_category().message(err) : std::string("unknown error"));
   }
-
-  // Grow as the bytes arrive rather than trusting the header with one huge allocation.
-  constexpr std::size_t step = std::size_t{1} << 24;
-  std::size_t got = 0;
-  while (got < total) {
-    const std::size_t want = std::min(step, total - got);
-    out.data.resize(got + want);
-    const std::size_t r = in.read(out.data.data() + got, want);
-    got += r;
-    if (r < want) break;
-  }
-  if (got < total)
-    detail::fail_file(file, "truncated: header says ", detail::dims_text(out.dims), " unsigned bytes (", total,
-                      " bytes) but the file has ", got, " bytes of data");
-  if (const std::size_t extra = in.drain())
-    detail::fail_file(file, "trailing garbage: ", extra, " bytes after the ", total, " bytes of data the header (",
-                      detail::dims_text(out.dims), ") announces");
-  return out;
+  return bytes;
 }
 
-/// Images (3-D: count × rows × cols) and their labels (1-D: count), scaled to [0, 1].
-/// `classes` is the largest label + 1.
-inline dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path) {
-  idx_array images = read_idx(images_path);
+/// Images must be 3-D: count × rows × cols.
+inline void check_images(const idx_array& images, std::string_view images_name) {
   if (images.dims.size() != 3)
-    detail::fail_file(images_path, "expected 3 dimensions (count x rows x cols) for images, found ",
-                      images.dims.size(), " (", detail::dims_text(images.dims), ")");
-  idx_array labels = read_idx(labels_path);
+    fail_named(images_name, "expected 3 dimensions (count x rows x cols) for images, found ", images.dims.size(),
+               " (", dims_text(images.dims), ")");
+}
+
+/// Checks the labels (1-D, one per image) and scales the pixels to [0, 1].
+inline dataset make_dataset(idx_array images, std::string_view images_name, idx_array labels,
+                            std::string_view labels_name) {
+  check_images(images, images_name);
   if (labels.dims.size() != 1)
-    detail::fail_file(labels_path, "expected 1 dimension (count) for labels, found ", labels.dims.size(), " (",
-                      detail::dims_text(labels.dims), ")");
+    fail_named(labels_name, "expected 1 dimension (count) for labels, found ", labels.dims.size(), " (",
+               dims_text(labels.dims), ")");
   if (images.dims[0] != labels.dims[0])
-    throw data_error(fda::detail::concat(images_path.string(), " holds ", images.dims[0], " images but ",
-                                         labels_path.string(), " holds ", labels.dims[0],
-                                         " labels: the counts must agree"));
-  // Labels are unsigned bytes (type 0x08 is checked above), so every label is < 256.
+    throw data_error(fda::detail::concat(images_name, " holds ", images.dims[0], " images but ", labels_name,
+                                         " holds ", labels.dims[0], " labels: the counts must agree"));
+  // Labels are unsigned bytes (type 0x08 is checked by read_idx), so every label is < 256;
+  // dimensions are never 0, so there is at least one.
   dataset out;
   out.count = images.dims[0];
   out.rows = images.dims[1];
@@ -233,6 +236,91 @@ inline dataset load_idx_dataset(const std::filesystem::path& images_path, const 
   out.images.resize(images.data.size());
   std::transform(images.data.begin(), images.data.end(), out.images.begin(), [&](std::uint8_t v) { return scale[v]; });
   return out;
+}
+
+}  // namespace detail
+
+/// Parses a whole IDX file held in memory, gzip-compressed or plain; `name` (a file name)
+/// prefixes every error message. Throws data_error unless the bytes are exactly a valid
+/// header and the number of bytes it announces.
+inline idx_array read_idx(std::span<const std::uint8_t> bytes, std::string_view name = "IDX data") {
+  detail::idx_source in(bytes, name);
+
+  std::array<std::uint8_t, 4> magic{};
+  if (const std::size_t got = in.read(magic.data(), magic.size()); got < magic.size())
+    detail::fail_named(name, "truncated: the file has ", got, " bytes, fewer than the 4-byte IDX magic number");
+  if (magic[0] != 0 || magic[1] != 0)
+    detail::fail_named(name, "not an IDX file: bad magic number ", detail::hex(magic),
+                       " (an IDX file starts with two zero bytes)");
+  if (magic[2] != 0x08) {
+    const char* type = detail::idx_type_name(magic[2]);
+    detail::fail_named(name, "unsupported IDX type code ", detail::hex(std::span(magic).subspan(2, 1)), " (",
+                       type ? type : "not an IDX type", "); only 0x08 (unsigned byte) is supported");
+  }
+  const std::size_t ndims = magic[3];
+  if (ndims < 1 || ndims > 4)
+    detail::fail_named(name, "bad IDX header: ", ndims, " dimensions; it must be 1 to 4");
+
+  idx_array out;
+  std::array<std::uint8_t, 16> raw{};
+  if (const std::size_t got = in.read(raw.data(), 4 * ndims); got < 4 * ndims)
+    detail::fail_named(name, "truncated: the header announces ", ndims, " dimensions (", 4 * ndims,
+                       " bytes) but the file has only ", got, " bytes after the magic number");
+  std::size_t total = 1;
+  for (std::size_t i = 0; i < ndims; ++i) {
+    const std::size_t d = std::size_t(raw[4 * i]) << 24 | std::size_t(raw[4 * i + 1]) << 16 |
+                          std::size_t(raw[4 * i + 2]) << 8 | std::size_t(raw[4 * i + 3]);
+    if (d == 0) detail::fail_named(name, "bad IDX header: dimension ", i + 1, " of ", ndims, " is 0");
+    out.dims.push_back(d);
+    if (total > std::numeric_limits<std::size_t>::max() / d)
+      detail::fail_named(name, "bad IDX header: dimensions ", detail::dims_text(out.dims),
+                         "... hold more elements than fit in std::size_t");
+    total *= d;
+  }
+
+  // Grow as the bytes arrive rather than trusting the header with one huge allocation:
+  // 64 KiB first, then doubling up to 16 MiB a step, so that a few bytes claiming to be
+  // gigabytes cost little.
+  constexpr std::size_t first = std::size_t{1} << 16, step = std::size_t{1} << 24;
+  std::size_t got = 0;
+  while (got < total) {
+    const std::size_t want = std::min(std::clamp(got, first, step), total - got);
+    out.data.resize(got + want);
+    const std::size_t r = in.read(out.data.data() + got, want);
+    got += r;
+    if (r < want) break;
+  }
+  if (got < total)
+    detail::fail_named(name, "truncated: header says ", detail::dims_text(out.dims), " unsigned bytes (", total,
+                       " bytes) but the file has ", got, " bytes of data");
+  if (const std::size_t extra = in.drain())
+    detail::fail_named(name, "trailing garbage: ", extra, " bytes after the ", total, " bytes of data the header (",
+                       detail::dims_text(out.dims), ") announces");
+  return out;
+}
+
+/// Reads a whole IDX file, gzip-compressed or plain. Throws data_error unless the file is
+/// exactly a valid header and the number of bytes it announces.
+inline idx_array read_idx(const std::filesystem::path& file) {
+  const std::vector<std::uint8_t> bytes = detail::read_file(file);
+  return read_idx(bytes, file.string());
+}
+
+/// Images (3-D: count × rows × cols) and their labels (1-D: count), both IDX files in
+/// memory (gzip or plain), scaled to [0, 1]. `classes` is the largest label + 1.
+inline dataset load_idx_dataset(std::span<const std::uint8_t> images, std::span<const std::uint8_t> labels,
+                                std::string_view images_name = "images", std::string_view labels_name = "labels") {
+  idx_array i = read_idx(images, images_name);
+  detail::check_images(i, images_name);
+  return detail::make_dataset(std::move(i), images_name, read_idx(labels, labels_name), labels_name);
+}
+
+/// Images (3-D: count × rows × cols) and their labels (1-D: count), scaled to [0, 1].
+/// `classes` is the largest label + 1.
+inline dataset load_idx_dataset(const std::filesystem::path& images_path, const std::filesystem::path& labels_path) {
+  idx_array images = read_idx(images_path);
+  detail::check_images(images, images_path.string());
+  return detail::make_dataset(std::move(images), images_path.string(), read_idx(labels_path), labels_path.string());
 }
 
 /// Fashion-MNIST from `dir` in the upstream/Debian layout: {train,t10k}-{images-idx3,

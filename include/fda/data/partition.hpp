@@ -6,8 +6,8 @@
 ///
 /// Same seed, same split, on every platform: the draws come from std::mt19937_64 (whose
 /// output the standard fixes) through the integer Fisher–Yates and bounded draws below,
-/// never through <random>'s distributions or std::shuffle, which differ between standard
-/// libraries. The exception is dirichlet's shares, which go through std::log/std::exp:
+/// never through `<random>`'s distributions or std::shuffle, which differ between standard
+/// libraries. The exception is dirichlet's shares, which go through `std::log`, `std::exp`:
 /// a libm that rounds differently in the last place could, in rare ties, move an example.
 #include <algorithm>
 #include <charconv>
@@ -202,15 +202,18 @@ inline std::vector<std::vector<std::size_t>> partition_label(std::span<const std
   detail::shuffle(holders, g);
   holders.resize(label_workers(workers));
   std::vector<std::vector<std::size_t>> out(workers), concentrated(holders.size());
-  detail::deal(with, detail::even_sizes(with.size(), holders.size()), concentrated);
+  const auto concentrated_sizes = detail::even_sizes(with.size(), holders.size());
+  detail::deal(with, concentrated_sizes, concentrated);
   for (std::size_t j = 0; j < holders.size(); ++j) out[holders[j]] = std::move(concentrated[j]);
-  detail::deal(without, detail::even_sizes(without.size(), workers), out);
+  const auto spread_sizes = detail::even_sizes(without.size(), workers);
+  detail::deal(without, spread_sizes, out);
   return detail::ascending(std::move(out));
 }
 
 /// Dirichlet α: for every label, shares p ~ Dir(α) over the K workers; the label's
 /// examples (shuffled) go to the workers in runs of p_k·n_label, rounded by largest
-/// remainder. α = 0.1 is highly skewed, α → ∞ approaches IID. A worker left empty takes
+/// remainder. α = 0.1 is highly skewed, α → ∞ approaches IID; an α so small that the
+/// Gamma draws overflow even in logs (below ~1e-307) puts each label on one random worker. A worker left empty takes
 /// one example from the largest worker (ties: the lowest rank), repeated until none is
 /// empty — always possible since K ≤ n, and it moves at most K - 1 examples.
 inline std::vector<std::vector<std::size_t>> partition_dirichlet(std::span<const std::uint8_t> labels,
@@ -231,7 +234,19 @@ inline std::vector<std::vector<std::size_t>> partition_dirichlet(std::span<const
     for (auto& s : share) s = g.log_gamma(alpha);
     const double top = *std::max_element(share.begin(), share.end());
     double sum = 0;
-    for (auto& s : share) sum += (s = std::exp(s - top));
+    if (std::isfinite(top)) {
+      for (auto& s : share) sum += (s = std::exp(s - top));
+    } else {
+      // α so small (~1e-308) that even the logs overflow: log U / α = -inf for every
+      // worker. Dir(α) is then, to double precision, all the mass on one worker, the same
+      // one for every draw by symmetry: pick it uniformly among the top ones.
+      std::size_t tied = 0;
+      for (const double s : share) tied += s == top;
+      const std::size_t pick = g.below(tied);
+      std::size_t seen = 0;
+      for (auto& s : share) s = s == top && seen++ == pick ? 1.0 : 0.0;
+      sum = 1;
+    }
     const auto n = double(members.size());
     std::size_t given = 0;
     for (std::size_t k = 0; k < workers; ++k) {
@@ -280,15 +295,23 @@ inline std::vector<std::vector<std::size_t>> partition_shards(std::span<const st
   return detail::ascending(std::move(out));
 }
 
-enum class partition_scheme { iid, sorted, label, dirichlet, shards };
+/// The partition schemes of fda-spec.md §8, as parse_partition names them.
+enum class partition_scheme {
+  iid,        ///< seeded shuffle, K near-equal shards
+  sorted,     ///< a fraction β sorted by label, the rest IID
+  label,      ///< one label concentrated on max(1, K/8) workers
+  dirichlet,  ///< per-label shares ~ Dir(α)
+  shards      ///< McMahan et al.: 2K label-sorted shards, two per worker
+};
 
 /// A parsed CLI partition: the scheme and its one parameter (unused ones stay 0).
 struct partition_spec {
-  partition_scheme scheme = partition_scheme::iid;
+  partition_scheme scheme = partition_scheme::iid;  ///< which scheme
   double beta = 0;     ///< sorted: the fraction of the set that is sorted, in [0, 1]
   unsigned label = 0;  ///< label: the concentrated label, 0..255
   double alpha = 0;    ///< dirichlet: the concentration, > 0
 
+  /// Equal scheme and parameters.
   friend bool operator==(const partition_spec&, const partition_spec&) = default;
 };
 

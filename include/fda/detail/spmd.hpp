@@ -278,7 +278,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
 
     if (dec.sync) {
       ++syncs;
-      const average_stats avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
+      const auto avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
       if (!avg.finite) report_bad_average(comm, mine, step);
       comm.serial([&] {
         if constexpr (replaces_model<Aggregator, T>()) {

@@ -7,12 +7,16 @@
 
 namespace fda {
 
+/// FedAvg's schedule: rounds of E · steps_per_epoch local steps, E = `local_epochs`; no
+/// local state. With fda::mean this is FedAvg, with a server optimizer FedOpt.
 struct fedavg {
-  static constexpr std::string_view name = "fedavg";
+  static constexpr std::string_view name = "fedavg";  ///< the policy's name in logs and errors
   std::size_t local_epochs = 1;  ///< E
 
+  /// The monitor of a run with T parameters: a schedule of rounds of E epochs.
   template <class T>
   struct monitor : detail::schedule_monitor {
+    /// Throws fda::invalid_argument for local_epochs = 0, steps_per_epoch = 0 or an invalid `info`.
     monitor(const fedavg& p, const run_info& info)
         : schedule_monitor(name.data(), info, round_steps(p, info)) {}
 

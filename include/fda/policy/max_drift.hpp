@@ -9,15 +9,23 @@
 
 namespace fda {
 
+/// Max-drift (Kamp et al. 2018), a baseline: sync as soon as one worker's own drift
+/// ||u_k||² exceeds Θ. Bounds each worker's drift, not the variance.
 struct max_drift {
-  static constexpr std::string_view name = "max_drift";
-  threshold theta = adaptive{};
+  static constexpr std::string_view name = "max_drift";  ///< the policy's name in logs and errors
+  threshold theta = adaptive{};  ///< Θ: a number (fixed) or fda::adaptive{} (the default: FDA-Opt's rule)
 
+  /// What a worker sends and how the summed states become a decision.
   struct estimator {
+    /// Nothing to set up.
     estimator(const max_drift&, const run_info&) {}
+    /// One value per worker: the flag ||u_k||² > Θ.
     std::size_t state_size() const { return 1; }
+    /// 1 byte (a flag) in the cost model.
     std::size_t state_bytes() const { return 1; }
+    /// "violation", for logs.
     const char* field_name(std::size_t) const { return "violation"; }
+    /// out[0] = 1 if ||w - w0||² > Θ, else 0.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double theta) const {
       out[0] = sq_distance(w, w0) > theta ? 1.0 : 0.0;
@@ -26,10 +34,12 @@ struct max_drift {
     decision judge(std::span<const double> s, std::size_t, double) const {
       return {s[0] > 0.0, s[0]};
     }
+    /// Nothing to update at a sync.
     template <class X, class Xp>
     void on_sync(const X&, const Xp&) {}
   };
 
+  /// The monitor of a run with parameters of type T.
   template <class T>
   using monitor = detail::threshold_monitor<max_drift, estimator>;
 };

@@ -6,12 +6,15 @@
 
 namespace fda {
 
+/// Periodic averaging (Local SGD): rounds of exactly τ = `every` local steps; no local state.
 struct periodic {
-  static constexpr std::string_view name = "periodic";
+  static constexpr std::string_view name = "periodic";  ///< the policy's name in logs and errors
   std::size_t every = 1;  ///< τ, local steps per round
 
+  /// The monitor of a run with T parameters: a schedule of rounds of τ steps.
   template <class T>
   struct monitor : detail::schedule_monitor {
+    /// Throws fda::invalid_argument for every = 0 or an invalid `info`.
     monitor(const periodic& p, const run_info& info)
         : schedule_monitor(name.data(), info, checked(p.every)) {}
 

@@ -6,11 +6,14 @@
 
 namespace fda {
 
+/// Synchronous averaging: a sync after every local step (rounds of one step); no local state.
 struct synchronous {
-  static constexpr std::string_view name = "synchronous";
+  static constexpr std::string_view name = "synchronous";  ///< the policy's name in logs and errors
 
+  /// The monitor of a run with T parameters: a schedule of rounds of 1 step.
   template <class T>
   struct monitor : detail::schedule_monitor {
+    /// Validates `info` (fda::invalid_argument on K = 0, d = 0 or check_every = 0).
     monitor(const synchronous&, const run_info& info)
         : schedule_monitor(name.data(), info, 1) {}
   };
