@@ -161,6 +161,9 @@ class cluster_comm {
  private:
   friend class local_cluster;
   cluster_comm(local_cluster& c, std::size_t rank) : cluster_(&c), rank_(rank) {}
+  /// average()'s first half: checks this worker's sizes and weight, publishes its view and
+  /// weight, waits for all, and returns every worker's weight (their sum must be > 0).
+  std::vector<double> publish_for_average(const void* view, std::size_t mine, std::size_t out, double weight);
   local_cluster* cluster_;
   std::size_t rank_;
 };
@@ -294,24 +297,30 @@ inline void cluster_comm::all_reduce_sum(std::span<double> values) {
   std::copy(c.reduced_.begin(), c.reduced_.end(), values.begin());
 }
 
+inline std::vector<double> cluster_comm::publish_for_average(const void* view, std::size_t mine, std::size_t out,
+                                                            double weight) {
+  auto& c = *cluster_;
+  if (mine != out)
+    detail::fail("fda::local_cluster::average: worker ", rank_, " has ", mine, " parameters but the average has ", out);
+  if (!(weight >= 0.0 && std::isfinite(weight)))
+    detail::fail("fda::local_cluster::average: worker ", rank_, " has weight ", weight,
+                 ": it must be finite and >= 0");
+  c.slots_[rank_].view = view;
+  c.slots_[rank_].weight = weight;
+  barrier();
+  std::vector<double> weights(c.workers_);
+  for (std::size_t r = 0; r < c.workers_; ++r) weights[r] = c.slots_[r].weight;
+  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
+    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+  return weights;
+}
+
 template <class T, class U>
 average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out,
                                     detail::combine_rule rule) {
   auto& c = *cluster_;
   const std::size_t k = c.workers_;
-  if (mine.size() != out.size())
-    detail::fail("fda::local_cluster::average: worker ", rank_, " has ", mine.size(),
-                 " parameters but the average has ", out.size());
-  if (!(weight >= 0.0 && std::isfinite(weight)))
-    detail::fail("fda::local_cluster::average: worker ", rank_, " has weight ", weight,
-                 ": it must be finite and >= 0");
-  c.slots_[rank_].view = &mine;
-  c.slots_[rank_].weight = weight;
-  barrier();
-  std::vector<double> weights(k);
-  for (std::size_t r = 0; r < k; ++r) weights[r] = c.slots_[r].weight;
-  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
-    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+  const std::vector<double> weights = publish_for_average(&mine, mine.size(), out.size(), weight);
   // Each rank averages one share of the elements, reading the others' parameters in place.
   const auto [begin, end] = detail::share_of(out.size(), k, rank_);
   detail::share_averager share(detail::averaging_coefficients(weights), rule);
@@ -338,19 +347,7 @@ average_stats cluster_comm::average(const param_view<const T, Space>& mine, doub
   if (!rule.is_mean())
     detail::fail("fda::local_cluster::average: robust aggregation (coordinate_median, trimmed_mean) needs host "
                  "parameters; with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
-  if (mine.size() != out.size())
-    detail::fail("fda::local_cluster::average: worker ", rank_, " has ", mine.size(),
-                 " parameters but the average has ", out.size());
-  if (!(weight >= 0.0 && std::isfinite(weight)))
-    detail::fail("fda::local_cluster::average: worker ", rank_, " has weight ", weight,
-                 ": it must be finite and >= 0");
-  c.slots_[rank_].view = &mine;
-  c.slots_[rank_].weight = weight;
-  barrier();
-  std::vector<double> weights(k);
-  for (std::size_t r = 0; r < k; ++r) weights[r] = c.slots_[r].weight;
-  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
-    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+  const std::vector<double> weights = publish_for_average(&mine, mine.size(), out.size(), weight);
   const std::vector<double> coeff = detail::averaging_coefficients(weights);
   if (rank_ == 0) {  // the others wait at the barrier below
     auto sum_into = [&](const auto& acc) {  // acc ← Σ_r coeff_r · w_r, in rank order
