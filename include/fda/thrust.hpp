@@ -42,8 +42,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "detail/thrust_reduce.hpp"
-#include "detail/thrust_sketch.hpp"
+#include "thrust/reduce.hpp"
+#include "thrust/sketch.hpp"
 #include "error.hpp"
 #include "kernels.hpp"
 #include "params.hpp"

@@ -16,9 +16,9 @@
 
 #include "../error.hpp"
 #include "../sketch.hpp"
-#include "host_device.hpp"
-#include "tabulation_hash.hpp"
-#include "thrust_reduce.hpp"
+#include "../detail/host_device.hpp"
+#include "../detail/tabulation_hash.hpp"
+#include "reduce.hpp"
 
 namespace fda::detail::dev {
 

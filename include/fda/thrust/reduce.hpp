@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "../params.hpp"
-#include "host_device.hpp"
+#include "../detail/host_device.hpp"
 
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
 #if !defined(__CUDACC__)
