@@ -137,8 +137,8 @@ template <class Comm, class V>
 
 /// Some worker flagged its local state. A second small all-reduce carries every faulty
 /// worker's {field, value, kind}, so every worker knows them all, in rank order.
-template <class Comm, class Monitor>
-std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm, const Monitor& m,
+template <class Comm>
+std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm,
                                                                  const std::optional<state_fault>& mine) {
   std::vector<double> all(3 * comm.size(), 0.0);
   if (mine) {
@@ -151,7 +151,6 @@ std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm, const
   for (std::size_t r = 0; r < comm.size(); ++r)
     if (all[3 * r] != 0.0)
       faults.push_back({r, state_fault{std::size_t(all[3 * r]) - 1, all[3 * r + 1], state_fault_kind(int(all[3 * r + 2]))}});
-  (void)m;
   return faults;
 }
 
@@ -226,28 +225,27 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
       save_checkpoint(comm, w, shared, identity, run_position{steps, in_round, syncs, checks}, opt.checkpoint_path);
   };
 
+
+  // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
+  std::vector<double> state(monitor.state_size() + 1);
+  const std::span<double> fields(state.data(), monitor.state_size());
   // Faulty local states: fail, or (on_fault::exclude) estimate from the others and leave
   // the faulty workers out of the averages until the next sync.
   bool excluded = false;
-  auto handle_faults = [&](Comm& c, auto& sh, const std::optional<state_fault>& mine_fault, std::size_t step,
-                           std::span<double> summed, bool& me_excluded) {
-    const auto faults = gather_faults(c, monitor, mine_fault);
+  auto handle_faults = [&](const std::optional<state_fault>& mine_fault, std::size_t step) {
+    const auto faults = gather_faults(comm, mine_fault);
     const auto& [first, f] = faults.front();
     if (opt.on_bad_state == on_fault::fail || faults.size() == k)
       throw everywhere<numeric_error>(describe_state_fault(monitor, Policy::name, first, f, step) +
                                       (faults.size() == k ? " (every worker's state is faulty: nothing to go on)" : ""));
     const double scale = double(k) / double(k - faults.size());  // as if they were average
-    for (auto& x : summed) x *= scale;
-    if (mine_fault) me_excluded = true;
-    c.serial([&] {
+    for (auto& x : fields) x *= scale;
+    if (mine_fault) excluded = true;
+    comm.serial([&] {
       for (const auto& [r, fr] : faults)
-        sh.res.faults.push_back({step, r, describe_state_fault(monitor, Policy::name, r, fr, step)});
+        shared.res.faults.push_back({step, r, describe_state_fault(monitor, Policy::name, r, fr, step)});
     });
   };
-
-  // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
-  std::vector<double> state(monitor.state_size() + 1);
-  const std::span<double> fields(state.data(), monitor.state_size());
   // The counters of the cost model (fda-spec.md §7), derived from what happened.
   auto count = [&](result& res) {
     res.steps = steps;
@@ -271,7 +269,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
       if (fault) std::fill(fields.begin(), fields.end(), 0.0);  // (fail: unused; exclude: no vote)
       state.back() = fault ? 1.0 : 0.0;
       comm.all_reduce_sum(state);
-      if (state.back() != 0.0) handle_faults(comm, shared, fault, step, fields, excluded);
+      if (state.back() != 0.0) handle_faults(fault, step);
       ++checks;
     }
     const decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
