@@ -14,7 +14,11 @@ accuracy() {  # server optimizer -> test accuracy of the run (0 when the model b
   fi
   /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['policies'][0]['test_accuracy'])" "$dir/$1.json"
 }
-mean=$(accuracy mean) median=$(accuracy median) trimmed=$(accuracy trimmed-mean)
+# One assignment per line: on one line, set -e sees only the last substitution's status,
+# so a failed run of the first two went on with an empty accuracy.
+mean=$(accuracy mean)
+median=$(accuracy median)
+trimmed=$(accuracy trimmed-mean)
 echo "test accuracy with 2 of 16 workers hostile: mean $mean, median $median, trimmed mean $trimmed"
 /usr/bin/python3 - "$mean" "$median" "$trimmed" <<'PY'
 import sys

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of fda-train: one epoch on a 2,000-example subset; checks the CSV header,
 # that steps, syncs and bytes never decrease within a policy, the JSON summary, and
-# that bad command-line values exit with status 2 and name the option.
+# that bad command-line values (NaN and ±Inf among them) exit with status 2 and name the
+# option, and that a whole number is read in decimal.
 # usage: fda_train_smoke.sh path/to/fda-train work-dir
 set -euo pipefail
 bin=$1
@@ -29,7 +30,8 @@ grep -q '^synchronous ' "$dir/table.txt" || fail "no final table on stdout"
 expect_2() {  # the arguments must be rejected with status 2 and a message naming $1
   local option=$1; shift
   set +e
-  msg=$("$bin" "$@" 2>&1 >/dev/null)
+  # (timeout: a value wrongly taken would start a full run; 124 then fails the test quickly)
+  msg=$(timeout 60 "$bin" "$@" 2>&1 >/dev/null)
   status=$?
   set -e
   [ "$status" -eq 2 ] || fail "'$*' exited with $status, not 2"
@@ -49,4 +51,35 @@ expect_2 --epochs --epochs 0
 expect_2 --data --data /nonexistent/fashion
 expect_2 --target-accuracy --target-accuracy 1.5
 expect_2 --server-opt --server-opt sgd
+# Every number: NaN and ±Inf (which CLI11's range checks let through), out of range, not
+# a whole number, negative whole numbers (CLI11 wraps -1 to 2^64 - 1), overflow.
+for value in nan inf -inf 0 -1; do
+  expect_2 --lr --lr $value
+  expect_2 --server-lr --server-lr $value
+done
+for value in nan inf -inf -0.1 0.5; do expect_2 --trim --trim $value; done
+for value in nan inf -inf 0 1.5; do expect_2 --target-accuracy --target-accuracy $value; done
+expect_2 --lr --lr 1e-400
+expect_2 --lr --lr 0x1p-3
+expect_2 --every --every inf
+expect_2 --every --every 0
+expect_2 --every --every 18446744073709551616
+expect_2 --local-epochs --local-epochs nan
+expect_2 --seed --seed -1
+expect_2 --seed --seed 18446744073709551616
+expect_2 --seed --seed 1e3
+expect_2 --batch --batch 1e99
+expect_2 --batch --batch 0x10
+expect_2 --batch --batch 4097
+expect_2 --epochs --epochs 1.5
+expect_2 --workers --workers 2.0
+expect_2 --workers --workers -3
+expect_2 --threads --threads 0
+expect_2 --check-every --check-every inf
+expect_2 --train-subset --train-subset -1
+expect_2 --byzantine --byzantine nan
+expect_2 --checkpoint-every --checkpoint-every -1
+# A whole number is read in decimal: CLI11 alone took "010" as octal 8.
+"$bin" --model softmax --train-subset 200 --epochs 1 --batch 2 --workers 010 --json "$dir/octal.json" 2> "$dir/octal.err" >/dev/null
+grep -q '"workers":10,' "$dir/octal.json" || fail "--workers 010 is not 10 workers: $(cat "$dir/octal.json")"
 echo "fda-train smoke test passed"

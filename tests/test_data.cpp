@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -607,6 +609,105 @@ TEST_CASE("shards: two label-sorted shards per worker", "[data][partition]") {
   const std::vector<std::uint8_t> seven{0, 1, 2, 0, 1, 2, 0};
   check_partition(fda::data::partition_shards(seven, 3, 1), 7, 3);
   CHECK_THAT(invalid_of([&] { fda::data::partition_shards(seven, 4, 1); }), Contains("2K = 8 shards"));
+}
+
+namespace {
+
+/// What is wrong with `parts` as a split of n examples among K workers ("" when nothing):
+/// K shards, each non-empty and strictly ascending, together every index once.
+std::string partition_problem(const parts_t& parts, std::size_t n, std::size_t workers) {
+  if (parts.size() != workers) return std::to_string(parts.size()) + " shards";
+  std::vector<int> seen(n, 0);
+  for (std::size_t k = 0; k < workers; ++k) {
+    const auto& p = parts[k];
+    if (p.empty()) return "worker " + std::to_string(k) + " is empty";
+    if (std::adjacent_find(p.begin(), p.end(), std::greater_equal<>()) != p.end())
+      return "worker " + std::to_string(k) + " is not strictly ascending";
+    for (const auto i : p) {
+      if (i >= n) return "index " + std::to_string(i) + " out of range";
+      ++seen[i];
+    }
+  }
+  const auto once = std::count(seen.begin(), seen.end(), 1);
+  return once == std::ptrdiff_t(n) ? "" : std::to_string(n - std::size_t(once)) + " examples not exactly once";
+}
+
+}  // namespace
+
+TEST_CASE("every scheme gives K non-empty shards or refuses on small and skewed label sets", "[data][partition]") {
+  // fda-train's workers draw batches from their shards, so an empty one must never come out
+  // (partition_label once returned two for 10 examples and K = 10). n from K to 3K, labels
+  // uniform over a few classes, one label dominating, or a single label; K = 1..17.
+  std::mt19937_64 rng(2024);
+  struct tally {
+    std::size_t made = 0, refused = 0;
+  };
+  std::map<std::string, tally> outcomes;
+  for (std::size_t k = 1; k <= 17; ++k) {
+    for (int trial = 0; trial < 60; ++trial) {
+      const std::size_t n = k + std::size_t(rng() % (2 * k + 1));
+      const auto top = std::uint8_t(rng() % 10);
+      const auto classes = 1 + rng() % 10;
+      std::vector<std::uint8_t> labels(n);
+      for (auto& l : labels) {
+        switch (trial % 3) {
+          case 0: l = std::uint8_t(rng() % classes); break;               // a few classes
+          case 1: l = rng() % 10 < 9 ? top : std::uint8_t(rng() % 10); break;  // one dominates
+          default: l = top;                                                 // a single label
+        }
+      }
+      const unsigned present = labels[rng() % n];
+      const std::size_t others = std::size_t(std::count_if(labels.begin(), labels.end(), [&](auto l) { return l != present; }));
+      for (const std::string& text : std::vector<std::string>{"iid", "sorted:0.5", "sorted:1", "dirichlet:0.05",
+                                                              "dirichlet:1", "dirichlet:100", "shards",
+                                                              "label:" + std::to_string(present)}) {
+        const auto spec = fda::data::parse_partition(text);
+        const std::string scheme = text.substr(0, text.find(':'));
+        for (int s = 0; s < 3; ++s) {
+          const std::uint64_t seed = rng();
+          INFO(text << ", K = " << k << ", n = " << n << ", seed " << seed);
+          try {
+            const auto parts = fda::data::make_partition(spec, labels, k, seed);
+            CHECK(partition_problem(parts, n, k) == "");
+            ++outcomes[scheme].made;
+          } catch (const fda::invalid_argument& e) {
+            ++outcomes[scheme].refused;
+            CHECK_THAT(e.what(), Contains("fda::data::partition_" + scheme) && Contains("K = " + std::to_string(k)));
+            // Refused only where it must be: shards needs 2K examples, label K of other labels.
+            if (scheme == "shards") CHECK(n < 2 * k);
+            else if (scheme == "label") CHECK(others < k);
+            else FAIL_CHECK("n >= K, yet " << text << " refused: " << e.what());
+          }
+        }
+      }
+    }
+  }
+  for (const auto& [scheme, t] : outcomes) {
+    UNSCOPED_INFO(scheme << ": " << t.made << " splits, " << t.refused << " refused");
+    CHECK(t.made > 0);
+  }
+  CHECK(outcomes["label"].refused > 0);  // the case of the bug is among them
+  CHECK(outcomes["shards"].refused > 0);
+}
+
+TEST_CASE("label: refuses to leave a worker empty, and says how many examples it needs", "[data][partition]") {
+  // 9 examples of label 0 and 1 of label 1, K = 10 (as the first 10 Fashion-MNIST images
+  // with label:0 once left workers empty): one worker gets the 9, one the other, 8 or 9 nothing.
+  std::vector<std::uint8_t> labels(10, 0);
+  labels[4] = 1;
+  const auto msg = invalid_of([&] { fda::data::partition_label(labels, 10, 0, 1); });
+  CHECK_THAT(msg, Contains("fda::data::partition_label: K = 10 workers with label 0 would leave ") &&
+                      Contains("needs at least K = 10 examples of labels other than 0 (it has 1)"));
+  // With K examples of other labels every worker has one, whatever the seed.
+  std::vector<std::uint8_t> enough(20, 0);
+  for (std::size_t i = 0; i < 10; ++i) enough[2 * i] = 1;
+  for (std::uint64_t seed = 0; seed < 20; ++seed)
+    CHECK(partition_problem(fda::data::partition_label(enough, 10, 0, seed), 20, 10) == "");
+  if (have_fashion_mnist()) {  // the case of the bug report
+    const auto first10 = fda::data::head(fmnist(true), 10);
+    CHECK_THAT(invalid_of([&] { fda::data::partition_label(first10.labels, 10, 0, 1); }),
+               Contains("K = 10 workers with label 0 would leave"));
+  }
 }
 
 TEST_CASE("every scheme is deterministic in its seed and checks K", "[data][partition]") {

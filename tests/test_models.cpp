@@ -1,6 +1,7 @@
 // The Fashion-MNIST job's models (examples/models): sizes, gradients against finite
 // differences in double precision, LeNet-5's forward against a direct convolution,
 // training progress, the client optimizers against hand-computed updates, seeded init.
+#include <fda/error.hpp>
 #include <fda/params.hpp>
 #include <models/models.hpp>
 
@@ -8,8 +9,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -371,6 +375,74 @@ TEST_CASE("Adam's blocked vector update equals the scalar formula on a long vect
     }
   }
   for (std::size_t i = 0; i < d; ++i) REQUIRE(w[i] == Approx(want[i]).epsilon(1e-6).margin(1e-9));
+}
+
+TEST_CASE("the optimizers refuse settings that cannot train, naming the field and the value") {
+  // Each bad field alone, the others at their defaults; NaN and ±Inf pass no range check.
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const auto message = [](auto make) -> std::string {
+    try {
+      make();
+    } catch (const fda::invalid_argument& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  using Catch::Matchers::Contains;
+  const std::pair<std::function<void()>, const char*> refused[] = {
+      {[&] { sgd<float>({.lr = nan}); }, "fda::models::sgd: lr = nan"},
+      {[&] { sgd<float>({.lr = 0}); }, "fda::models::sgd: lr = 0"},
+      {[&] { sgd<float>({.lr = -0.1}); }, "fda::models::sgd: lr = -0.1"},
+      {[&] { sgd<float>({.lr = inf}); }, "fda::models::sgd: lr = inf"},
+      {[&] { sgd<float>({.momentum = nan}); }, "fda::models::sgd: momentum = nan"},
+      {[&] { sgd<float>({.momentum = 1}); }, "fda::models::sgd: momentum = 1"},
+      {[&] { sgd<float>({.momentum = -0.5}); }, "fda::models::sgd: momentum = -0.5"},
+      {[&] { sgd<double>({.momentum = inf, .nesterov = true}); }, "fda::models::sgd: momentum = inf"},
+      {[&] { adam<float>({.lr = nan}); }, "fda::models::adam: lr = nan"},
+      {[&] { adam<float>({.lr = -inf}); }, "fda::models::adam: lr = -inf"},
+      {[&] { adam<float>({.beta1 = 1}); }, "fda::models::adam: beta1 = 1"},
+      {[&] { adam<float>({.beta1 = nan}); }, "fda::models::adam: beta1 = nan"},
+      {[&] { adam<float>({.beta2 = -0.1}); }, "fda::models::adam: beta2 = -0.1"},
+      {[&] { adam<double>({.beta2 = inf}); }, "fda::models::adam: beta2 = inf"},
+      {[&] { adam<float>({.eps = 0}); }, "fda::models::adam: eps = 0"},
+      {[&] { adam<float>({.eps = nan}); }, "fda::models::adam: eps = nan"},
+      {[&] { adam<float>({.eps = inf}); }, "fda::models::adam: eps = inf"},
+      {[&] { sgd<float>().set_lr(nan); }, "fda::models::sgd: lr = nan"},
+      {[&] { adam<float>().set_lr(0); }, "fda::models::adam: lr = 0"},
+  };
+  for (const auto& [make, want] : refused) {
+    INFO(want);
+    CHECK_THAT(message(make), Contains(want) && Contains("is invalid"));
+  }
+  // The edges that are fine: momentum and betas 0, tiny positive rates; defaults.
+  CHECK_NOTHROW(sgd<float>({.lr = 1e-300, .momentum = 0}));
+  CHECK_NOTHROW(sgd<float>({.lr = 0.1, .momentum = 0.99, .nesterov = true}));
+  CHECK_NOTHROW(adam<float>({.lr = 1e-6, .beta1 = 0, .beta2 = 0, .eps = 1e-300}));
+  CHECK_NOTHROW(sgd<double>());
+  CHECK_NOTHROW(adam<double>());
+  adam<float> a;
+  a.set_lr(0.5);
+  CHECK(a.settings().lr == 0.5);
+  CHECK_THROWS_AS(a.set_lr(-1), fda::invalid_argument);
+  CHECK(a.settings().lr == 0.5);  // a refused rate leaves the old one in force
+}
+
+TEST_CASE("a model built for a larger batch trains on a smaller one as a model built for it") {
+  // fda-train's worker whose shard is smaller than --batch steps on its whole shard: fewer
+  // images than the model's capacity, after full batches have filled its buffers.
+  const batch full(32, 5), few(3, 6);
+  const auto compare = [&](auto big, auto exact) {
+    big.loss_and_grad(full.images.data(), full.labels.data(), full.n);  // leaves 32 columns of data behind
+    const auto lb = big.loss_and_grad(few.images.data(), few.labels.data(), few.n);
+    const auto le = exact.loss_and_grad(few.images.data(), few.labels.data(), few.n);
+    CHECK(std::isfinite(lb));
+    CHECK(lb == le);
+    CHECK(big.grads() == exact.grads());
+    CHECK(big.capacity() == 32);
+  };
+  SECTION("softmax regression") { compare(softmax_regression(32, 1), softmax_regression(3, 1)); }
+  SECTION("MLP") { compare(mlp(32, 1), mlp(3, 1)); }
+  SECTION("LeNet-5") { compare(lenet5(32, 1), lenet5(3, 1)); }
 }
 
 TEST_CASE("the three models satisfy fda::models::model") {

@@ -30,8 +30,23 @@ inline any_optimizer make_optimizer(const std::string& name, double lr) {
   return fda::models::sgd<float>({.lr = lr, .momentum = 0.9, .nesterov = false});
 }
 
+/// Worker `rank`'s shard, refused when empty: a worker without data has no batch to draw
+/// (it used to index an empty vector and divide by its size). The partitioners already
+/// refuse such splits; this names the rank and the partition should one get through.
+inline const std::vector<std::size_t>& shard_of(const std::vector<std::vector<std::size_t>>& shards, std::size_t rank,
+                                                const std::string& partition) {
+  if (rank >= shards.size() || shards[rank].empty())
+    fda::detail::fail("worker ", rank, " of K = ", shards.size(), " has no training examples under the partition ",
+                      partition);
+  return shards[rank];
+}
+
 /// One worker: its shard of the training set, visited in a fresh seeded order every pass,
 /// one mini-batch per step. `compute` caps how many workers compute at once (--threads).
+/// A shard smaller than `batch` is the worker's whole batch, every step (a client with
+/// little data, as under a skewed split: federated learning's usual rule), rather than
+/// wrapping around it and repeating examples within a batch; the model takes a batch of
+/// any size up to the one it was built for.
 struct worker {
   const fda::data::dataset* train;
   std::vector<std::size_t> shard;
@@ -70,8 +85,8 @@ struct worker {
   }
 
   void step() {
-    const std::size_t n = train->pixels();
-    for (std::size_t b = 0; b < batch; ++b) {
+    const std::size_t n = train->pixels(), count = std::min(batch, shard.size());
+    for (std::size_t b = 0; b < count; ++b) {
       if (cursor == 0) shuffle();
       const std::size_t i = shard[cursor];
       cursor = (cursor + 1) % shard.size();
@@ -81,7 +96,7 @@ struct worker {
     compute->acquire();
     std::visit(
         [&](auto& m, auto& opt) {
-          m.loss_and_grad(images.data(), labels.data(), batch);
+          m.loss_and_grad(images.data(), labels.data(), count);
           opt.step(m.params(), m.grads());
         },
         model, optimizer);

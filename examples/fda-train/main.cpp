@@ -2,15 +2,19 @@
 // in-process cluster. See `fda-train --help` and docs/fda-train.md.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
 #include "job.hpp"
 
@@ -97,14 +101,50 @@ std::string theta_label(const std::string& label, const settings& s) {
   return s.theta;
 }
 
+/// The check of every numeric option: the text must be one decimal number of type T, the
+/// whole of it (std::from_chars: no sign on a whole number, no "0x", no spaces), in
+/// [lo, hi], with lo excluded where `open_lo` and hi where `open_hi`. CLI11 2.1's own
+/// checks fall short: Range and PositiveNumber let NaN through (every comparison with NaN
+/// is false), and its whole-number conversion reads "-1" as 2^64 - 1, saturates an
+/// overflow and reads "010" as octal 8. No option means anything infinite, so ±Inf is
+/// refused too. The text is rewritten to its canonical decimal, so what CLI11 converts
+/// next is the value checked (hence ->transform: ->check hands a validator a copy).
+/// CLI11 puts the option's name before the message.
+template <class T>
+CLI::Validator number(T lo, T hi = std::numeric_limits<T>::max(), bool open_lo = false, bool open_hi = false) {
+  const auto text_of = [](T v) {
+    char buf[32];
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+  };
+  const std::string bounds = hi == std::numeric_limits<T>::max() && !open_hi
+                                 ? (open_lo ? "> " : ">= ") + text_of(lo)
+                                 : (open_lo ? "(" : "[") + text_of(lo) + ", " + text_of(hi) + (open_hi ? ")" : "]");
+  const std::string what = std::is_floating_point_v<T> ? "a finite number " : "a whole number ";
+  const std::string range = what + (bounds[0] == '>' ? "" : "in ") + bounds;
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        T v{};
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        bool ok = ec == std::errc{} && end == text.data() + text.size() && (open_lo ? v > lo : v >= lo) &&
+                  (open_hi ? v < hi : v <= hi);  // NaN fails both comparisons
+        if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
+        if (!ok) return "must be " + range + ", not '" + text + "'";
+        text = text_of(v);
+        return {};
+      },
+      bounds);  // --help: "FLOAT:> 0", "UINT:[1, 4096]"
+}
+
 /// Registers every option with its check; a bad value makes CLI11 throw, and main exits 2.
 void define_options(CLI::App& app, settings& s) {
-  auto positive = CLI::PositiveNumber;
+  using count = std::size_t;  // the whole-number options
+  const CLI::Validator positive = number<count>(1), non_negative = number<count>(0);
+  const double max_real = std::numeric_limits<double>::max();
   app.add_option("--data", s.data, "directory with the Fashion-MNIST IDX files")
       ->check(CLI::ExistingDirectory)->capture_default_str();
   app.add_option("--model", s.model, "softmax | mlp | lenet5")
       ->check(CLI::IsMember({"softmax", "mlp", "lenet5"}))->capture_default_str();
-  app.add_option("--workers,-k", s.workers, "number of workers K")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
   app.add_option("--policy", s.policies, "one or a comma list of: synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift")
       ->delimiter(',')->check(CLI::IsMember(policy_names))->capture_default_str();
   app.add_option("--theta", s.theta, "variance threshold: a number >= 0, or 'adaptive'")
@@ -118,20 +158,20 @@ void define_options(CLI::App& app, settings& s) {
             }
           },
           "NUMBER|adaptive"))->capture_default_str();
-  app.add_option("--every", s.every, "periodic: local steps per round")->check(positive)->capture_default_str();
-  app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->check(positive)->capture_default_str();
+  app.add_option("--every", s.every, "periodic: local steps per round")->transform(positive)->capture_default_str();
+  app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->transform(positive)->capture_default_str();
   app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi | median | trimmed-mean")
       ->check(CLI::IsMember({"mean", "fedavgm", "fedadam", "fedadagrad", "fedyogi", "median", "trimmed-mean"}))->capture_default_str();
   app.add_option("--trim", s.trim, "trimmed-mean: fraction of workers dropped at each end, per element")
-      ->check(CLI::Range(0.0, 0.4999))->capture_default_str();
+      ->transform(number(0.0, 0.5, false, true))->capture_default_str();
   app.add_option("--byzantine", s.byzantine, "the last N workers are faulty: they send sign-flipped x10 models, or huge values (robustness tests)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--server-lr", s.server_lr, "server learning rate η (server optimizers)")->check(positive)->capture_default_str();
+      ->transform(non_negative)->capture_default_str();
+  app.add_option("--server-lr", s.server_lr, "server learning rate η (server optimizers)")->transform(number(0.0, max_real, true))->capture_default_str();
   app.add_option("--client-opt", s.client_opt, "sgd (momentum 0.9) | adam")->check(CLI::IsMember({"sgd", "adam"}))->capture_default_str();
-  app.add_option("--lr", s.lr, "client learning rate")->check(positive)->capture_default_str();
-  app.add_option("--batch", s.batch, "mini-batch size")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--epochs", s.epochs, "epochs (passes over the whole training set)")->check(CLI::Range(1, 100000))->capture_default_str();
-  app.add_option("--target-accuracy", s.target, "stop a policy once its test accuracy reaches A")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--lr", s.lr, "client learning rate")->transform(number(0.0, max_real, true))->capture_default_str();
+  app.add_option("--batch", s.batch, "mini-batch size")->transform(number<count>(1, 4096))->capture_default_str();
+  app.add_option("--epochs", s.epochs, "epochs (passes over the whole training set)")->transform(number<count>(1, 100000))->capture_default_str();
+  app.add_option("--target-accuracy", s.target, "stop a policy once its test accuracy reaches A")->transform(number(0.0, 1.0, true));
   app.add_option("--partition", s.partition, "iid | sorted:β | label:L | dirichlet:α | shards")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
@@ -143,16 +183,17 @@ void define_options(CLI::App& app, settings& s) {
             }
           },
           "SCHEME"))->capture_default_str();
-  app.add_option("--seed", s.seed, "seed of the split, the initial model and the batches")->capture_default_str();
-  app.add_option("--threads", s.threads, "workers computing at once (default: the cores)")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--check-every", s.check_every, "monitoring cadence: check every m local steps")->check(positive)->capture_default_str();
-  app.add_option("--train-subset", s.train_subset, "use only the first N training examples (smoke tests)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", s.seed, "seed of the split, the initial model and the batches")
+      ->transform(number<std::uint64_t>(0))->capture_default_str();
+  app.add_option("--threads", s.threads, "workers computing at once (default: the cores)")->transform(number<count>(1, 4096))->capture_default_str();
+  app.add_option("--check-every", s.check_every, "monitoring cadence: check every m local steps")->transform(positive)->capture_default_str();
+  app.add_option("--train-subset", s.train_subset, "use only the first N training examples (smoke tests); 0: all")->transform(non_negative);
   app.add_option("--csv", s.csv, "write one row per policy and epoch");
   app.add_option("--json", s.json, "write a summary per policy");
   app.add_option("--plot", s.plot, "write accuracy vs bytes and vs steps (PNG)");
   app.add_flag("--quiet,-q", s.quiet, "no progress bar");
   app.add_option("--checkpoint", s.checkpoint, "save the run to FILE at the end (and every --checkpoint-every steps); with several policies, FILE.<policy>");
-  app.add_option("--checkpoint-every", s.checkpoint_every, "also save every N steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--checkpoint-every", s.checkpoint_every, "also save every N steps")->transform(non_negative);
   app.add_flag("--resume", s.resume, "continue from --checkpoint FILE (same data, model, K, seed); --epochs is the total");
   app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, under mpirun -np K")
       ->check(CLI::IsMember({"local", "mpi"}))->capture_default_str();
@@ -222,6 +263,7 @@ int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
   const bool mpi = s.transport == "mpi", root = job.rank == 0;
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
+  const std::size_t all_examples = train.count;
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
   if (s.byzantine >= s.workers) {
     std::fprintf(stderr, "fda-train: --byzantine %zu leaves no honest worker among K = %zu\n", s.byzantine, s.workers);
@@ -231,20 +273,53 @@ int run(const settings& s, mpi_job& job) {
     std::fprintf(stderr, "fda-train: --workers %zu exceeds the %zu training examples\n", s.workers, train.count);
     return 2;
   }
-  // Every rank computes the whole split (same partitioner, same seed), then keeps its shard.
-  auto shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels,
-                                          s.workers, s.seed);
+  // Every rank computes the whole split (same partitioner, same seed), then keeps its shard;
+  // a split that would leave a worker without data is refused alike on every rank.
+  std::vector<std::vector<std::size_t>> shards;
+  try {
+    shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels, s.workers, s.seed);
+    for (std::size_t rank = 0; rank < s.workers; ++rank) shard_of(shards, rank, s.partition);
+  } catch (const fda::invalid_argument& e) {
+    if (root) std::fprintf(stderr, "fda-train: --partition %s: %s\n", s.partition.c_str(), e.what());
+    return 2;
+  }
+  // One epoch is n / (K·batch) steps. Below one, a step would stand for several passes over
+  // the data, and FedAvg's rounds, the adaptive calibration epoch, the epoch rows and the
+  // bytes to the target would all be mis-scaled without a word: refuse, naming the fixes.
+  const std::size_t per_step = s.workers * s.batch;  // <= 4096², no overflow
+  if (train.count < per_step) {
+    std::string fixes = "--batch <= " + std::to_string(train.count / s.workers);
+    fixes += per_step <= all_examples ? " or --train-subset >= " + std::to_string(per_step)
+                                      : " or fewer workers (the training set has " + std::to_string(all_examples) + ")";
+    if (root)
+      std::fprintf(stderr, "fda-train: %zu training examples make less than one step per epoch for K = %zu workers "
+                   "x --batch %zu = %zu examples a step (n / (K * batch) must be >= 1): use %s\n",
+                   train.count, s.workers, s.batch, per_step, fixes.c_str());
+    return 2;
+  }
   const fda::data::dataset probe = root ? fda::data::head(train, std::min<std::size_t>(5000, train.count))
                                         : fda::data::dataset{};
   const fda::data::dataset test = root ? fda::data::load_fashion_mnist(s.data, false) : fda::data::dataset{};
-  const std::size_t steps_per_epoch = std::max<std::size_t>(1, train.count / (s.workers * s.batch));
+  const std::size_t steps_per_epoch = train.count / per_step;
+  // Shards smaller than a batch are those workers' whole batch (job.hpp): say how many.
+  std::size_t smallest = train.count, largest = 0, under_batch = 0;
+  for (const auto& shard : shards) {
+    smallest = std::min(smallest, shard.size());
+    largest = std::max(largest, shard.size());
+    under_batch += shard.size() < s.batch;
+  }
   if (mpi) {  // the same examples in the same order as shard[rank] of the whole set
     train = fda::data::subset(train, shards[job.rank]);
     std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
   }
-  if (!s.quiet && root)
-    std::fprintf(stderr, "fda-train: %s, K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch\n",
-                 s.model.c_str(), s.workers, s.partition.c_str(), train.count, test.count, steps_per_epoch);
+  if (!s.quiet && root) {
+    std::fprintf(stderr, "fda-train: %s, K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch, "
+                 "shards of %zu to %zu examples\n", s.model.c_str(), s.workers, s.partition.c_str(), train.count,
+                 test.count, steps_per_epoch, smallest, largest);
+    if (under_batch)
+      std::fprintf(stderr, "fda-train: %zu of the K = %zu workers hold fewer examples than --batch %zu: each of their "
+                   "steps is one batch of their whole shard\n", under_batch, s.workers, s.batch);
+  }
 
   std::ofstream csv_file;
   std::ostringstream csv_memory;  // the plot needs the rows even without --csv
@@ -275,7 +350,7 @@ int run(const settings& s, mpi_job& job) {
     } keep{&last_accuracy};
 
     auto make_worker = [&](std::size_t rank) {
-      return worker{&train, shards[rank], s.batch, std::mt19937_64(s.seed * 1000003 + rank),
+      return worker{&train, shard_of(shards, rank, s.partition), s.batch, std::mt19937_64(s.seed * 1000003 + rank),
                     make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute,
                     rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
     };
@@ -340,10 +415,6 @@ int main(int argc, char** argv) {
   }
   if (s.resume && s.checkpoint.empty()) {
     std::fprintf(stderr, "fda-train: --resume needs --checkpoint FILE\n");
-    return 2;
-  }
-  if (s.target && *s.target <= 0) {
-    std::fprintf(stderr, "fda-train: --target-accuracy: %g is invalid: it must be in (0, 1]\n", *s.target);
     return 2;
   }
   s.workers_given = app.count("--workers") > 0;

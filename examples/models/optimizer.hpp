@@ -12,12 +12,15 @@
 /// a jolt after every sync. reset() is there for experiments that want a fresh optimizer
 /// per round (FedAvg-style clients).
 #include <Eigen/Core>
+#include <fda/aggregate/aggregator.hpp>
+#include <fda/error.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace fda::models {
@@ -27,26 +30,40 @@ inline void check_sizes(std::size_t params, std::size_t grads, std::size_t state
   if (params != grads || (state != 0 && state != params))
     throw std::invalid_argument("fda::models: optimizer params, grads and state differ in size");
 }
+
+/// The learning rate's check, shared by both optimizers and by set_lr: a NaN, infinite or
+/// non-positive rate would silently turn every parameter NaN or make the step a no-op.
+inline void require_lr(const char* optimizer, double lr) {
+  fda::detail::require_positive((std::string(optimizer) + ": lr").c_str(), lr);
+}
 }  // namespace detail
 
 /// SGD with (optionally Nesterov) momentum μ, on each coordinate:
 ///   v ← μ v + g,   w ← w − lr (g + μ v)  with Nesterov,  w ← w − lr v  without.
-/// μ = 0 is plain SGD and keeps no state.
+/// μ = 0 is plain SGD and keeps no state. The settings are checked when made and when
+/// set_lr changes them: lr finite > 0, momentum in [0, 1) (μ ≥ 1 makes v grow without
+/// bound); fda::invalid_argument names the field and the value.
 template <class T = float>
 class sgd {
  public:
   struct options {
     double lr = 0.01;
     double momentum = 0.0;
-    bool nesterov = false;
+    bool nesterov = false;  ///< with momentum 0 it changes nothing (plain SGD)
   };
 
   sgd() = default;
-  explicit sgd(options o) : opt_(o) {}
+  explicit sgd(options o) : opt_(o) {
+    detail::require_lr("fda::models::sgd", opt_.lr);
+    fda::detail::require_fraction("fda::models::sgd: momentum", opt_.momentum);
+  }
 
   const options& settings() const { return opt_; }
-  /// The learning rate may change between steps (schedules).
-  void set_lr(double lr) { opt_.lr = lr; }
+  /// The learning rate may change between steps (schedules); it is checked as lr is.
+  void set_lr(double lr) {
+    detail::require_lr("fda::models::sgd", lr);
+    opt_.lr = lr;
+  }
 
   void step(std::span<T> w, std::span<const T> g) {
     detail::check_sizes(w.size(), g.size(), v_.size());
@@ -90,7 +107,10 @@ class sgd {
 /// Adam (Kingma & Ba 2015), bias-corrected, at step t = 1, 2, ...:
 ///   m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²,
 ///   w ← w − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
-/// (that is lr · m̂ / (√v̂ + ε), evaluated as PyTorch does).
+/// (that is lr · m̂ / (√v̂ + ε), evaluated as PyTorch does). The settings are checked
+/// when made and by set_lr: lr and eps finite > 0 (eps = 0 divides 0 by 0 on a coordinate
+/// whose gradients were all 0), beta1 and beta2 in [0, 1) (β = 1 makes 1 − βᵗ = 0 in the
+/// bias correction); fda::invalid_argument names the field and the value.
 template <class T = float>
 class adam {
  public:
@@ -102,10 +122,19 @@ class adam {
   };
 
   adam() = default;
-  explicit adam(options o) : opt_(o) {}
+  explicit adam(options o) : opt_(o) {
+    detail::require_lr("fda::models::adam", opt_.lr);
+    fda::detail::require_fraction("fda::models::adam: beta1", opt_.beta1);
+    fda::detail::require_fraction("fda::models::adam: beta2", opt_.beta2);
+    fda::detail::require_positive("fda::models::adam: eps", opt_.eps);
+  }
 
   const options& settings() const { return opt_; }
-  void set_lr(double lr) { opt_.lr = lr; }
+  /// The learning rate may change between steps (schedules); it is checked as lr is.
+  void set_lr(double lr) {
+    detail::require_lr("fda::models::adam", lr);
+    opt_.lr = lr;
+  }
 
   void step(std::span<T> w, std::span<const T> g) {
     detail::check_sizes(w.size(), g.size(), m_.size());

@@ -2,7 +2,10 @@
 /// How a labelled training set is split among K workers (fda-spec.md §8). Standard library
 /// only. Every scheme takes the labels, K and a seed, and returns each worker's example
 /// indices, ascending (the trainer shuffles them per epoch). Each result is a partition:
-/// every example at exactly one worker, and no worker empty. No scheme drops examples.
+/// every example at exactly one worker, and no worker empty; where a scheme cannot give
+/// that (K > n; shards with 2K > n; label with too few examples of other labels) it throws
+/// fda::invalid_argument naming the scheme, K and the count that falls short, since a
+/// worker without data cannot draw a batch. No scheme drops examples.
 ///
 /// Same seed, same split, on every platform: the draws come from std::mt19937_64 (whose
 /// output the standard fixes) through the integer Fisher–Yates and bounded draws below,
@@ -186,7 +189,11 @@ inline std::vector<std::vector<std::size_t>> partition_sorted(std::span<const st
 /// One concentrated label: the examples of `label` are shuffled and split evenly among
 /// label_workers(K) = max(1, K/8) workers chosen at random; all other examples are split
 /// IID among all K workers. So the chosen workers hold more data than the others (about
-/// count(L)/label_workers(K) more). Throws if no example has that label.
+/// count(L)/label_workers(K) more). Throws if no example has that label, and if a worker
+/// would get no example at all: with fewer than K examples of other labels, a worker that
+/// holds no L may get none of them (which ones is up to the seed). It throws rather than
+/// moving examples, so that every split this scheme made before stays the same; K examples
+/// of other labels always suffice.
 inline std::vector<std::vector<std::size_t>> partition_label(std::span<const std::uint8_t> labels, std::size_t workers,
                                                              unsigned label, std::uint64_t seed) {
   detail::require_workers("fda::data::partition_label", labels.size(), workers);
@@ -207,6 +214,13 @@ inline std::vector<std::vector<std::size_t>> partition_label(std::span<const std
   for (std::size_t j = 0; j < holders.size(); ++j) out[holders[j]] = std::move(concentrated[j]);
   const auto spread_sizes = detail::even_sizes(without.size(), workers);
   detail::deal(without, spread_sizes, out);
+  const auto empty = std::count_if(out.begin(), out.end(), [](const auto& p) { return p.empty(); });
+  if (empty != 0)
+    fda::detail::fail("fda::data::partition_label: K = ", workers, " workers with label ", label, " would leave ", empty,
+                      " of them empty: label ", label, " (", with.size(), " of the ", labels.size(),
+                      " examples) goes to label_workers(K) = ", holders.size(), " of them, and the other labels' ",
+                      without.size(), " examples, dealt IID, give the others at most one each; it needs at least K = ",
+                      workers, " examples of labels other than ", label, " (it has ", without.size(), ")");
   return detail::ascending(std::move(out));
 }
 
