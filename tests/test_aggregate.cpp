@@ -1,10 +1,13 @@
 #include <fda/aggregate.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -355,6 +358,95 @@ TEST_CASE("invalid configurations are rejected, naming the field and the value")
                   fda::invalid_argument);
   CHECK_NOTHROW(fda::fedavgm::state<float>(fda::fedavgm{.momentum = 0.0}, 4));
   CHECK_NOTHROW(fda::fedadam::state<float>(fda::fedadam{.lr = 0.05, .beta2 = 0.999}, 4));
+}
+
+namespace {
+/// Sets one double field of a default config A to each bad value and checks that making a
+/// state throws fda::invalid_argument naming the aggregator, the field and the value.
+template <class A>
+void rejects_bad_values(const std::string& who, const std::string& field, double A::*member,
+                        std::vector<std::pair<double, std::string>> out_of_range) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  out_of_range.insert(out_of_range.end(), {{std::numeric_limits<double>::quiet_NaN(), "nan"}, {inf, "inf"}, {-inf, "-inf"}});
+  for (const auto& [bad, text] : out_of_range) {
+    A config{};
+    config.*member = bad;
+    const std::string expected = who + ": " + field + " = " + text + " is invalid";
+    INFO(expected);
+    CHECK_THROWS_AS(typename A::template state<float>(config, 4), fda::invalid_argument);
+    CHECK_THROWS_WITH(typename A::template state<double>(config, 4), Catch::Contains(expected));
+  }
+}
+}  // namespace
+
+TEST_CASE("every setting of every aggregator must be finite and in range: NaN, +Inf, -Inf and out of range are refused") {
+  const std::vector<std::pair<double, std::string>> not_positive{{0.0, "0"}, {-0.5, "-0.5"}};
+  const std::vector<std::pair<double, std::string>> not_fraction{{1.0, "1"}, {-0.25, "-0.25"}, {1.5, "1.5"}};
+  rejects_bad_values("fda::fedavgm", "lr", &fda::fedavgm::lr, not_positive);
+  rejects_bad_values("fda::fedavgm", "momentum", &fda::fedavgm::momentum, not_fraction);
+  rejects_bad_values("fda::fedadagrad", "lr", &fda::fedadagrad::lr, not_positive);
+  rejects_bad_values("fda::fedadagrad", "beta1", &fda::fedadagrad::beta1, not_fraction);
+  rejects_bad_values("fda::fedadagrad", "tau", &fda::fedadagrad::tau, not_positive);
+  rejects_bad_values("fda::fedadam", "lr", &fda::fedadam::lr, not_positive);
+  rejects_bad_values("fda::fedadam", "beta1", &fda::fedadam::beta1, not_fraction);
+  rejects_bad_values("fda::fedadam", "beta2", &fda::fedadam::beta2, not_fraction);
+  rejects_bad_values("fda::fedadam", "tau", &fda::fedadam::tau, not_positive);
+  rejects_bad_values("fda::fedyogi", "lr", &fda::fedyogi::lr, not_positive);
+  rejects_bad_values("fda::fedyogi", "beta1", &fda::fedyogi::beta1, not_fraction);
+  rejects_bad_values("fda::fedyogi", "beta2", &fda::fedyogi::beta2, not_fraction);
+  rejects_bad_values("fda::fedyogi", "tau", &fda::fedyogi::tau, not_positive);
+  rejects_bad_values("fda::trimmed_mean", "trim", &fda::trimmed_mean::trim, {{0.5, "0.5"}, {-0.125, "-0.125"}, {2.0, "2"}});
+  // The edges that are in range.
+  CHECK_NOTHROW(fda::fedavgm::state<float>(fda::fedavgm{.lr = 1e-300, .momentum = 0.0}, 4));
+  CHECK_NOTHROW(fda::fedadam::state<float>(fda::fedadam{.beta1 = 0.0, .beta2 = 0.999999, .tau = 1e-300}, 4));
+  CHECK_NOTHROW(fda::trimmed_mean::state<double>(fda::trimmed_mean{.trim = 0.0}, 4));
+  CHECK_NOTHROW(fda::trimmed_mean::state<double>(fda::trimmed_mean{.trim = 0.49}, 4));
+}
+
+TEST_CASE("every aggregator names itself and its settings, each double in shortest round-trip form") {
+  CHECK(fda::mean::name == "mean");
+  CHECK(fda::mean{}.describe() == "mean");
+  CHECK(fda::weighted_mean{}.describe() == "weighted_mean");
+  CHECK(fda::coordinate_median{}.describe() == "coordinate_median");
+  CHECK(fda::trimmed_mean{}.describe() == "trimmed_mean{trim=0.1}");
+  CHECK(fda::fedavgm{}.describe() == "fedavgm{lr=1, momentum=0.9, weighted=false}");
+  CHECK(fda::fedadagrad{}.describe() == "fedadagrad{lr=0.1, beta1=0.9, tau=0.001, weighted=false}");
+  CHECK(fda::fedadam{}.describe() == "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}");
+  CHECK(fda::fedyogi{.lr = 0.1 + 0.2, .tau = 1e-5, .weighted = true}.describe() ==
+        "fedyogi{lr=0.30000000000000004, beta1=0.9, beta2=0.99, tau=1e-05, weighted=true}");
+  // Enough digits to read back the same double (so two settings that differ never read alike).
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 0.5);
+  for (int i = 0; i < 1000; ++i) {
+    const double trim = u(rng);
+    const std::string d = fda::trimmed_mean{.trim = trim}.describe();
+    const std::string digits = d.substr(std::string("trimmed_mean{trim=").size(), d.size() - 19);
+    double back = -1;
+    std::from_chars(digits.data(), digits.data() + digits.size(), back);
+    INFO(d);
+    CHECK(back == trim);
+  }
+}
+
+namespace {
+struct named_only {  // a user aggregator with a name and no describe()
+  static constexpr std::string_view name = "my_rule";
+};
+struct anonymous {};  // neither
+struct described {    // describe() wins over name
+  static constexpr std::string_view name = "mine";
+  double lr = 0.5;
+  std::string describe() const { return "mine{lr=" + fda::detail::shortest(lr) + "}"; }
+};
+}  // namespace
+
+TEST_CASE("detail::describe_aggregator: describe(), else name, else the documented fallback") {
+  CHECK(fda::detail::describe_aggregator(fda::fedadam{.lr = 0.02}) == fda::fedadam{.lr = 0.02}.describe());
+  CHECK(fda::detail::describe_aggregator(fda::mean{}) == "mean");
+  CHECK(fda::detail::describe_aggregator(described{}) == "mine{lr=0.5}");
+  CHECK(fda::detail::describe_aggregator(named_only{}) == "my_rule");
+  CHECK(fda::detail::describe_aggregator(anonymous{}) == "(unnamed aggregator)");
+  CHECK(fda::detail::shortest(std::numeric_limits<double>::infinity()) == "inf");
 }
 
 TEST_CASE("apply rejects an avg or a state of another size than x") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <locale>
 #include <map>
@@ -464,4 +465,67 @@ TEST_CASE("call_hooks: evaluator, then stopper, then logger, on one epoch") {
     CHECK(count(bar_out.str(), '\n') == 1);
     CHECK(valid_json(json_out.str()));
   }
+}
+
+namespace {
+struct float_epochs {
+  void on_epoch(fda::epoch_info<float>&) {}
+};
+struct double_epochs {  // correct for double parameters only
+  void on_epoch(fda::epoch_info<double>&) {}
+};
+struct const_double_epochs {
+  bool on_epoch(const fda::epoch_info<double>&) { return false; }
+};
+struct template_epochs {  // a template: taken as it is (for any T)
+  template <class T>
+  void on_epoch(fda::epoch_info<T>&) {}
+};
+struct begin_by_mutable_reference {  // the trainer passes a const run_info
+  void on_begin(fda::run_info&) {}
+};
+struct step_by_value {
+  bool on_step(fda::step_info) { return false; }
+};
+struct sync_of_wrong_type {
+  void on_sync(const fda::step_info&) {}
+};
+struct end_not_const {  // fine, unless the callback is passed as const
+  void on_end(const fda::result&) {}
+};
+struct end_const {
+  void on_end(const fda::result&) const {}
+};
+struct function_member {  // a data member named like a hook: called like one
+  std::function<void(const fda::result&)> on_end = [](const fda::result&) {};
+};
+}  // namespace
+
+TEST_CASE("detail::unusable_hook names a hook the trainer cannot call with what it passes") {
+  using fda::detail::unusable_hook;
+  STATIC_REQUIRE(unusable_hook<float, float_epochs>().empty());
+  STATIC_REQUIRE(unusable_hook<double, float_epochs>() == "on_epoch");
+  STATIC_REQUIRE(unusable_hook<double, double_epochs>().empty());
+  STATIC_REQUIRE(unusable_hook<float, double_epochs>() == "on_epoch");  // compiled, never called, before
+  STATIC_REQUIRE(unusable_hook<float, const_double_epochs>() == "on_epoch");
+  STATIC_REQUIRE(unusable_hook<float, template_epochs>().empty());
+  STATIC_REQUIRE(unusable_hook<double, template_epochs>().empty());
+  STATIC_REQUIRE(unusable_hook<float, begin_by_mutable_reference>() == "on_begin");
+  STATIC_REQUIRE(unusable_hook<float, step_by_value>().empty());
+  STATIC_REQUIRE(unusable_hook<float, sync_of_wrong_type>() == "on_sync");
+  STATIC_REQUIRE(unusable_hook<float, end_not_const>().empty());
+  STATIC_REQUIRE(unusable_hook<float, const end_not_const>() == "on_end");
+  STATIC_REQUIRE(unusable_hook<float, const end_const>().empty());
+  STATIC_REQUIRE(unusable_hook<float, function_member>().empty());
+}
+
+TEST_CASE("check_callbacks accepts every callback of the library, for float and double") {
+  auto eval = fda::evaluate_average([](auto w) { return double(w.size()); });
+  using library = std::tuple<fda::progress_bar, fda::csv_logger&, fda::json_summary&, fda::stop_at_target,
+                             decltype(eval)&, float_epochs&, step_by_value>;
+  using library_d = std::tuple<fda::progress_bar&, fda::csv_logger, fda::json_summary, fda::stop_at_target&,
+                               decltype(eval), double_epochs, const_double_epochs&, template_epochs, end_const>;
+  STATIC_REQUIRE(fda::detail::check_callbacks<float, library>());
+  STATIC_REQUIRE(fda::detail::check_callbacks<double, library_d>());
+  STATIC_REQUIRE(fda::detail::check_callbacks<float, std::tuple<>>());
 }

@@ -157,6 +157,12 @@ TEST_CASE("corrupt, truncated or foreign checkpoints are refused, naming the pro
     bad[8] = 9;
     CHECK_THROWS_WITH(resume_with(bad), Contains("has format version 9"));
   }
+  SECTION("a file of format version 1 (before the run record held the aggregator)") {
+    std::string old = good;
+    old[8] = 1, old[9] = old[10] = old[11] = 0;
+    CHECK_THROWS_WITH(resume_with(old), Contains("has format version 1; this build reads version " +
+                                                 std::to_string(fda::detail::checkpoint_version)));
+  }
   SECTION("not a checkpoint at all") {
     CHECK_THROWS_WITH(resume_with("P5\n28 28\n255\n" + std::string(784, '\0')), Contains("wrong magic bytes"));
   }
@@ -180,8 +186,9 @@ TEST_CASE("corrupt, truncated or foreign checkpoints are refused, naming the pro
     shorter.max_steps = 10;
     CHECK_THROWS_WITH(run(fda::linear_fda{.theta = 0.05}, fda::mean{}, shorter),
                       Contains("is at step 30, past this run's last step 10"));
-    // The aggregator's state differs in size: refused while loading, nothing trained.
-    CHECK_THROWS_WITH(run(fda::linear_fda{.theta = 0.05}, fda::fedadam{}, resume), Contains("expected a"));
+    // Another aggregator: refused by the run record, naming both, before anything is loaded.
+    CHECK_THROWS_WITH(run(fda::linear_fda{.theta = 0.05}, fda::fedadam{}, resume),
+                      Contains("its aggregator is mean but this run's is fedadam{lr="));
   }
   SECTION("a missing file") {
     std::filesystem::remove(file);
@@ -192,6 +199,50 @@ TEST_CASE("corrupt, truncated or foreign checkpoints are refused, naming the pro
     no_path.checkpoint_path.clear();
     CHECK_THROWS_WITH(run(fda::linear_fda{.theta = 0.05}, fda::mean{}, no_path),
                       Contains("checkpoint_path is empty"));
+  }
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("a checkpoint resumes only with the aggregator and configuration that wrote it") {
+  using Catch::Contains;
+  const auto file = temp_file("aggregator");
+  const fda::linear_fda policy{.theta = 0.05};
+  const fda::options make_it{.max_steps = 20, .seed = 1, .checkpoint_path = file.string()};
+  fda::options resume = make_it;
+  resume.max_steps = 40;
+  resume.resume = true;
+  run(policy, fda::fedadam{.lr = 0.01}, make_it);
+  const std::string adam = "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}";
+
+  SECTION("another aggregator: a checkpoint_error naming both") {
+    CHECK_THROWS_AS(run(policy, fda::mean{}, resume), fda::checkpoint_error);
+    CHECK_THROWS_WITH(run(policy, fda::mean{}, resume),
+                      Contains("was written by a different run: its aggregator is " + adam + " but this run's is mean"));
+    // The same shape of state (m and v): nothing but the run record can tell them apart.
+    CHECK_THROWS_WITH(run(policy, fda::fedyogi{.lr = 0.01}, resume),
+                      Contains("its aggregator is " + adam +
+                               " but this run's is fedyogi{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"));
+  }
+  SECTION("the same aggregator with another configuration: names both configurations") {
+    CHECK_THROWS_AS(run(policy, fda::fedadam{.lr = 0.02}, resume), fda::checkpoint_error);
+    CHECK_THROWS_WITH(run(policy, fda::fedadam{.lr = 0.02}, resume),
+                      Contains("its aggregator is " + adam +
+                               " but this run's is fedadam{lr=0.02, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"));
+    CHECK_THROWS_WITH(run(policy, fda::fedadam{.lr = 0.01, .weighted = true}, resume),
+                      Contains("but this run's is fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=true}"));
+  }
+  SECTION("the same aggregator and configuration: resumes") {
+    CHECK(run(policy, fda::fedadam{.lr = 0.01}, resume).steps == 40);
+  }
+  SECTION("mean, weighted_mean and the robust ones are told apart") {
+    run(policy, fda::mean{}, make_it);
+    CHECK_THROWS_WITH(run(policy, fda::weighted_mean{}, resume),
+                      Contains("its aggregator is mean but this run's is weighted_mean"));
+    CHECK_THROWS_WITH(run(policy, fda::coordinate_median{}, resume),
+                      Contains("its aggregator is mean but this run's is coordinate_median"));
+    run(policy, fda::trimmed_mean{.trim = 0.25}, make_it);
+    CHECK_THROWS_WITH(run(policy, fda::trimmed_mean{.trim = 0.2}, resume),
+                      Contains("its aggregator is trimmed_mean{trim=0.25} but this run's is trimmed_mean{trim=0.2}"));
   }
   std::filesystem::remove(file);
 }

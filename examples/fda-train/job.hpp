@@ -125,6 +125,18 @@ struct server_opt {
     return std::visit([](const auto& c) { return fda::detail::combine_rule_of(c); }, config);
   }
 
+  /// True for the choices whose new global model is the workers' average itself (mean and
+  /// the robust ones), not a server step: with K = 1 the trainer then skips the syncs.
+  bool replaces_model() const {
+    return std::visit([](const auto& c) { return fda::replaces_model<std::decay_t<decltype(c)>, float>(); }, config);
+  }
+
+  /// The chosen aggregator's name and settings ("fedadam{lr=0.01, ...}"): what a checkpoint's
+  /// run record holds, so --resume with another --server-opt or --server-lr is refused by name.
+  std::string describe() const {
+    return std::visit([](const auto& c) { return fda::detail::describe_aggregator(c); }, config);
+  }
+
   template <class T>
   class state {
    public:

@@ -4,7 +4,9 @@
 /// Turn it on with options::checkpoint_path (and checkpoint_every); set options::resume
 /// to continue from the file. fda::train then saves, every checkpoint_every steps and at
 /// the end of the run:
-///   - the run: policy name, K, d, parameter type, seed, steps per epoch, check cadence,
+///   - the run: policy name, aggregator (its name and settings, as
+///     detail::describe_aggregator writes them), K, d, parameter type, seed, steps per
+///     epoch, check cadence,
 ///     the step reached, the step within the round, the counters and the sync log;
 ///   - the shared state: the global model w0 and the previous one, the policy's state
 ///     (Θ, calibration, ξ, ...: its state_fields) and the aggregator's (momentum, moments);
@@ -73,7 +75,9 @@ inline std::uint64_t fnv1a(std::string_view bytes) {
 }
 
 inline constexpr char checkpoint_magic[8] = {'F', 'D', 'A', 'C', 'K', 'P', 'T', '\n'};
-inline constexpr std::uint32_t checkpoint_version = 1;
+/// 2: the run record holds the aggregator (name and settings) after the policy. A file of
+/// another version is refused by its version, before its payload is parsed.
+inline constexpr std::uint32_t checkpoint_version = 2;
 inline constexpr std::uint32_t byte_order_mark = 0x01020304;
 
 }  // namespace detail

@@ -387,7 +387,7 @@ class mpi_comm {
 /// handed to MPI (see mpi_comm::bytes_sent), next to the cost-model counters.
 template <class W, class Policy, class Aggregator, class... Callbacks>
 result train(mpi_comm& comm, W& w, Policy policy, Aggregator agg, options opt, Callbacks&&... callbacks) {
-  static_assert(worker<W>,
+  static_assert(detail::diagnose_worker<W>(),  // (its own static_assert says what is wrong)
                 "fda::train: the argument is not a worker: it needs params() (a view of mutable "
                 "float or double parameters) and step()");
   using T = param_type_t<W>;
@@ -395,6 +395,8 @@ result train(mpi_comm& comm, W& w, Policy policy, Aggregator agg, options opt, C
                 "fda::train over MPI: the worker's parameters are in device memory, and the MPI transport takes host parameters only (no CUDA-aware MPI path yet): see docs/gpu.md");
   static_assert(sync_policy<Policy, T>, "fda::train: the policy does not model fda::sync_policy");
   static_assert(aggregator<Aggregator>, "fda::train: the aggregator does not model fda::aggregator");
+  static_assert(detail::check_callbacks<T, std::tuple<Callbacks...>>(),  // (names a hook it cannot call)
+                "fda::train: a callback has a hook that cannot be called");
   (void)opt.total_steps();  // the same options on every rank: raised everywhere alike
 
   std::tuple<Callbacks...> hooks(std::forward<Callbacks>(callbacks)...);

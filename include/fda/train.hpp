@@ -42,12 +42,14 @@ result train(local_cluster& cluster, Factory make_worker, Policy policy, Aggrega
   static_assert(std::is_invocable_v<Factory&, std::size_t>,
                 "fda::train: the worker factory must be callable as make_worker(std::size_t rank)");
   using W = std::remove_cvref_t<std::invoke_result_t<Factory&, std::size_t>>;
-  static_assert(worker<W>,
+  static_assert(detail::diagnose_worker<W>(),  // (its own static_assert says what is wrong)
                 "fda::train: the factory's product is not a worker: it needs params() (a view of "
                 "mutable float or double parameters) and step()");
   using T = param_type_t<W>;
   static_assert(sync_policy<Policy, T>, "fda::train: the policy does not model fda::sync_policy");
   static_assert(aggregator<Aggregator>, "fda::train: the aggregator does not model fda::aggregator");
+  static_assert(detail::check_callbacks<T, std::tuple<Callbacks...>>(),  // (names a hook it cannot call)
+                "fda::train: a callback has a hook that cannot be called");
   (void)opt.total_steps();  // validates the length before any thread starts
   using Space = param_space_t<W>;  // host_space, or device_space (<fda/thrust.hpp>, docs/gpu.md)
   if constexpr (!std::is_same_v<Space, host_space>)

@@ -11,10 +11,21 @@
 ///     run it redundantly after an all-reduce and all end with the same x.
 /// `weights_by_samples(a)` says whether the trainer must weight the mean by sample counts.
 /// A state whose apply sets x ← avg exactly may say `static constexpr bool replaces_model
-/// = true`: the trainer then swaps buffers instead of running apply (no pass over d).
+/// = true`: the trainer then swaps buffers instead of running apply (no pass over d). An
+/// aggregator chosen at run time (a variant of several) may instead say it per
+/// configuration with a member `bool replaces_model() const`; with K = 1 such an
+/// aggregator's syncs are skipped (an average of one model is that model).
+/// Optional, for checkpoints' run record and for logs: `static constexpr std::string_view
+/// name` and `std::string describe() const` (the name and every setting, e.g.
+/// "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"), which
+/// detail::describe_aggregator reads; every shipped aggregator has both.
+#include <charconv>
+#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -70,10 +81,55 @@ concept aggregator = std::is_class_v<A> && std::copy_constructible<A> &&
 
 namespace detail {
 
-/// Throws unless 0 <= value < 1 (momentum and decay rates).
+/// Throws unless 0 <= value < 1 (momentum and decay rates); NaN and ±Inf fail too.
 inline void require_fraction(const char* where, double value) {
-  if (!(value >= 0.0 && value < 1.0))
+  if (!(std::isfinite(value) && value >= 0.0 && value < 1.0))
     fail(where, " = ", value, " is invalid: it must be in [0, 1)");
+}
+
+/// `value` in the shortest form that reads back as the same double (std::to_chars):
+/// 0.01, 0.30000000000000004, 1e-05, inf, nan.
+inline std::string shortest(double value) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+  return std::string(buf, end);
+}
+
+/// Builds an aggregator's description: name{field=value, ...}, or the bare name when it
+/// has no setting. Doubles are written in their shortest round-trip form.
+class description {
+ public:
+  /// Starts the description of the aggregator `name`.
+  explicit description(std::string_view name) : text_(name) {}
+  /// Appends a setting.
+  description& operator()(std::string_view field, double value) { return add(field, shortest(value)); }
+  /// Appends a flag (true or false).
+  description& operator()(std::string_view field, bool value) { return add(field, value ? "true" : "false"); }
+  /// The finished description.
+  std::string str() const { return fields_ ? text_ + "}" : text_; }
+
+ private:
+  description& add(std::string_view field, const std::string& value) {
+    text_ += fields_++ ? ", " : "{";
+    text_.append(field).append("=").append(value);
+    return *this;
+  }
+  std::string text_;
+  int fields_ = 0;
+};
+
+/// What the run record of a checkpoint (and a log) says an aggregator is: a.describe()
+/// when it has one (its name and configuration), else A::name, else "(unnamed aggregator)"
+/// (a user aggregator with neither: a checkpoint then cannot tell two such apart, nor a
+/// change of their settings; give it `name` and `describe()`).
+template <class A>
+std::string describe_aggregator(const A& a) {
+  if constexpr (requires { { a.describe() } -> std::convertible_to<std::string>; })
+    return std::string(a.describe());
+  else if constexpr (requires { std::string_view(A::name); })
+    return std::string(std::string_view(A::name));
+  else
+    return "(unnamed aggregator)";
 }
 
 /// Rounds a double result into a parameter or state element.

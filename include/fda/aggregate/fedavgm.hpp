@@ -1,6 +1,8 @@
 #pragma once
 /// FedAvgM, server momentum (Hsu, Qi, Brown 2019):  m ← β m + Δ;  x ← x + η m.
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "aggregator.hpp"
@@ -14,13 +16,21 @@ struct fedavgm {
   double momentum = 0.9;  ///< β in [0, 1)
   bool weighted = false;  ///< weight the workers' mean by their sample counts
 
+  static constexpr std::string_view name = "fedavgm";  ///< in checkpoints' run record and logs
+  /// "fedavgm{lr=1, momentum=0.9, weighted=false}": every setting, each double in its
+  /// shortest round-trip form.
+  std::string describe() const {
+    return detail::description(name)("lr", lr)("momentum", momentum)("weighted", weighted).str();
+  }
+
   /// The server state for T parameters: the momentum m, carried from sync to sync.
   template <class T>
   class state {
    public:
     std::vector<T> m;  ///< momentum buffer, starts at 0
 
-    /// m = 0 for `dim` parameters; throws fda::invalid_argument for η ≤ 0 or β outside [0, 1).
+    /// m = 0 for `dim` parameters; throws fda::invalid_argument for η ≤ 0, β outside [0, 1)
+    /// or either not finite.
     state(const fedavgm& config, std::size_t dim)
         : m(dim, T(0)), lr_(config.lr), beta_(config.momentum) {
       detail::require_positive("fda::fedavgm: lr", config.lr);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "aggregator.hpp"
@@ -93,9 +94,17 @@ struct fedadagrad {
   bool weighted = false;  ///< weight the workers' mean by their sample counts
   /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
   /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
-  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0, a β outside
+  /// [0, 1), or any setting not finite.
   template <class T>
   using state = detail::fedopt_state<detail::adagrad_rule, fedadagrad, T>;
+
+  static constexpr std::string_view name = "fedadagrad";  ///< in checkpoints' run record and logs
+  /// "fedadagrad{lr=0.1, beta1=0.9, tau=0.001, weighted=false}": every setting, each double
+  /// in its shortest round-trip form.
+  std::string describe() const {
+    return detail::description(name)("lr", lr)("beta1", beta1)("tau", tau)("weighted", weighted).str();
+  }
 };
 
 /// FedAdam: v is an exponential average of Δ².
@@ -108,9 +117,17 @@ struct fedadam {
   bool weighted = false;  ///< weight the workers' mean by their sample counts
   /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
   /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
-  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0, a β outside
+  /// [0, 1), or any setting not finite.
   template <class T>
   using state = detail::fedopt_state<detail::adam_rule, fedadam, T>;
+
+  static constexpr std::string_view name = "fedadam";  ///< in checkpoints' run record and logs
+  /// "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}": every setting,
+  /// each double in its shortest round-trip form.
+  std::string describe() const {
+    return detail::description(name)("lr", lr)("beta1", beta1)("beta2", beta2)("tau", tau)("weighted", weighted).str();
+  }
 };
 
 /// FedYogi: like FedAdam, but v changes additively (Zaheer et al. 2018), never collapsing.
@@ -123,9 +140,17 @@ struct fedyogi {
   bool weighted = false;  ///< weight the workers' mean by their sample counts
   /// The server state for T parameters: m and v (d values each, starting at 0 and τ²) and
   /// `apply(x, avg)`: with Δ = avg - x, m ← β1 m + (1-β1) Δ, then v as above, then
-  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0 or a β outside [0, 1).
+  /// x ← x + η m / (sqrt(v) + τ). Throws fda::invalid_argument for η, τ ≤ 0, a β outside
+  /// [0, 1), or any setting not finite.
   template <class T>
   using state = detail::fedopt_state<detail::yogi_rule, fedyogi, T>;
+
+  static constexpr std::string_view name = "fedyogi";  ///< in checkpoints' run record and logs
+  /// "fedyogi{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}": every setting,
+  /// each double in its shortest round-trip form.
+  std::string describe() const {
+    return detail::description(name)("lr", lr)("beta1", beta1)("beta2", beta2)("tau", tau)("weighted", weighted).str();
+  }
 };
 
 }  // namespace fda

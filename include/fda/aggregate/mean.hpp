@@ -1,6 +1,8 @@
 #pragma once
 /// Plain averaging (FedAvg): x ← x + Δ = avg.
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "aggregator.hpp"
 
@@ -29,6 +31,9 @@ class mean_state {
 
 /// FedAvg: the new global model is the workers' plain mean, x ← (1/K) Σ_k w_k.
 struct mean {
+  static constexpr std::string_view name = "mean";  ///< in checkpoints' run record and logs
+  /// "mean" (no settings).
+  std::string describe() const { return std::string(name); }
   /// The server state for T parameters: none; `apply(x, avg)` sets x ← avg.
   template <class T>
   using state = detail::mean_state<T>;
@@ -38,6 +43,9 @@ struct mean {
 /// The update is the same; only the trainer's mean differs (weights_by_samples is true).
 struct weighted_mean {
   static constexpr bool weighted = true;  ///< tells the trainer to weight the mean by samples()
+  static constexpr std::string_view name = "weighted_mean";  ///< in checkpoints' run record and logs
+  /// "weighted_mean" (no settings).
+  std::string describe() const { return std::string(name); }
   /// The server state for T parameters: none; `apply(x, avg)` sets x ← avg.
   template <class T>
   using state = detail::mean_state<T>;

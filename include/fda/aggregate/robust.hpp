@@ -11,6 +11,8 @@
 /// over MPI they always take that path.
 #include <cmath>
 #include <cstddef>
+#include <string>
+#include <string_view>
 
 #include "../detail/average_share.hpp"
 #include "../error.hpp"
@@ -20,7 +22,9 @@ namespace fda {
 
 /// The per-element median of the workers' models.
 struct coordinate_median {
-  static constexpr const char* name = "coordinate_median";  ///< for logs
+  static constexpr std::string_view name = "coordinate_median";  ///< in checkpoints' run record and logs
+  /// "coordinate_median" (no settings).
+  std::string describe() const { return std::string(name); }
   /// No server memory: the new global model is the median itself.
   template <class T>
   using state = detail::mean_state<T>;
@@ -30,13 +34,15 @@ struct coordinate_median {
 
 /// The per-element mean after dropping the ⌊trim · K⌋ smallest and largest values.
 struct trimmed_mean {
-  static constexpr const char* name = "trimmed_mean";  ///< for logs
+  static constexpr std::string_view name = "trimmed_mean";  ///< in checkpoints' run record and logs
   double trim = 0.1;  ///< fraction dropped at each end, in [0, 0.5)
+  /// "trimmed_mean{trim=0.1}", trim in its shortest round-trip form.
+  std::string describe() const { return detail::description(name)("trim", trim).str(); }
 
   /// No server memory; the constructor checks trim.
   template <class T>
   struct state : detail::mean_state<T> {
-    /// Checks that trim is in [0, 0.5).
+    /// Checks that trim is in [0, 0.5) (so finite).
     state(const trimmed_mean& config, std::size_t dim) : detail::mean_state<T>(config, dim) {
       if (!(config.trim >= 0.0 && config.trim < 0.5))
         detail::fail("fda::trimmed_mean: trim = ", config.trim, " is invalid: it must be in [0, 0.5)");

@@ -13,10 +13,19 @@
 /// epoch_info carries the averaged model (an instrument, not communication) and a metric
 /// table that callbacks fill and read in order: an evaluator first writes
 /// "test_accuracy", a logger or stop-at-target after it reads it.
+///
+/// A callback with a member named like a hook that cannot be called with what the trainer
+/// passes (above; on_epoch with epoch_info<double>& on float workers, a hook taking a
+/// non-const reference to run_info, a non-const hook of a callback passed as const) does
+/// not compile: fda::train's first error names the hook and what it is called with
+/// (detail::check_callbacks). The name is found with `&C::on_epoch`, so this covers a
+/// single non-template member function (or a data member, such as a std::function); a
+/// template or overloaded hook is taken as it is: called when it can be, else skipped.
 #include <cstdint>
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -116,6 +125,93 @@ inline constexpr bool any_has_hook = false;
 template <class Hook, class... C, class... A>
 inline constexpr bool any_has_hook<Hook, std::tuple<C...>, A...> =
     (std::is_invocable_v<Hook, C&, A&...> || ...);
+
+/// True when C names a hook: a single non-template member (function or data) of that name.
+template <class C>
+concept names_on_begin = requires { &C::on_begin; };
+/// True when C names on_step (see names_on_begin).
+template <class C>
+concept names_on_step = requires { &C::on_step; };
+/// True when C names on_sync (see names_on_begin).
+template <class C>
+concept names_on_sync = requires { &C::on_sync; };
+/// True when C names on_epoch (see names_on_begin).
+template <class C>
+concept names_on_epoch = requires { &C::on_epoch; };
+/// True when C names on_end (see names_on_begin).
+template <class C>
+concept names_on_end = requires { &C::on_end; };
+
+/// The first hook that callback C (possibly const, as the trainer holds it) names but the
+/// trainer cannot call with what it passes for T parameters, or "" when there is none.
+template <class T, class C>
+constexpr std::string_view unusable_hook() {
+  using B = std::remove_cv_t<C>;
+  if constexpr (names_on_begin<B> && !std::is_invocable_v<on_begin_hook, C&, const run_info&>) return "on_begin";
+  else if constexpr (names_on_step<B> && !std::is_invocable_v<on_step_hook, C&, const step_info&>) return "on_step";
+  else if constexpr (names_on_sync<B> && !std::is_invocable_v<on_sync_hook, C&, const sync_record&>) return "on_sync";
+  else if constexpr (names_on_epoch<B> && !std::is_invocable_v<on_epoch_hook, C&, epoch_info<T>&>) return "on_epoch";
+  else if constexpr (names_on_end<B> && !std::is_invocable_v<on_end_hook, C&, const result&>) return "on_end";
+  else return "";
+}
+
+/// Fails to compile, naming the hook and its argument, when callback C (as the trainer
+/// holds it: C or const C) has a hook the trainer cannot call for T parameters; true otherwise.
+template <class T, class C>
+constexpr bool check_callback() {
+  using B = std::remove_cv_t<C>;
+  if constexpr (names_on_begin<B> && !std::is_invocable_v<on_begin_hook, C&, const run_info&>) {
+    static_assert(!std::is_invocable_v<on_begin_hook, B&, const run_info&>,
+                  "fda: a callback passed as a const object has an on_begin that is not const: pass the callback "
+                  "non-const, or make on_begin a const member function");
+    static_assert(std::is_invocable_v<on_begin_hook, B&, const run_info&>,
+                  "fda: a callback's on_begin cannot be called with const fda::run_info&: take const "
+                  "fda::run_info& (or a copy)");
+  }
+  if constexpr (names_on_step<B> && !std::is_invocable_v<on_step_hook, C&, const step_info&>) {
+    static_assert(!std::is_invocable_v<on_step_hook, B&, const step_info&>,
+                  "fda: a callback passed as a const object has an on_step that is not const: pass the callback "
+                  "non-const, or make on_step a const member function");
+    static_assert(std::is_invocable_v<on_step_hook, B&, const step_info&>,
+                  "fda: a callback's on_step cannot be called with const fda::step_info&: take const "
+                  "fda::step_info& (or a copy)");
+  }
+  if constexpr (names_on_sync<B> && !std::is_invocable_v<on_sync_hook, C&, const sync_record&>) {
+    static_assert(!std::is_invocable_v<on_sync_hook, B&, const sync_record&>,
+                  "fda: a callback passed as a const object has an on_sync that is not const: pass the callback "
+                  "non-const, or make on_sync a const member function");
+    static_assert(std::is_invocable_v<on_sync_hook, B&, const sync_record&>,
+                  "fda: a callback's on_sync cannot be called with const fda::sync_record&: take const "
+                  "fda::sync_record& (or a copy)");
+  }
+  if constexpr (names_on_epoch<B> && !std::is_invocable_v<on_epoch_hook, C&, epoch_info<T>&>) {
+    static_assert(!std::is_invocable_v<on_epoch_hook, B&, epoch_info<T>&>,
+                  "fda: a callback passed as a const object has an on_epoch that is not const: pass the callback "
+                  "non-const, or make on_epoch a const member function");
+    static_assert(std::is_invocable_v<on_epoch_hook, B&, epoch_info<T>&>,
+                  "fda: a callback's on_epoch cannot be called with fda::epoch_info<T>& for this run's T (float "
+                  "or double): take fda::epoch_info<T>& (or const&), or make it a template");
+  }
+  if constexpr (names_on_end<B> && !std::is_invocable_v<on_end_hook, C&, const result&>) {
+    static_assert(!std::is_invocable_v<on_end_hook, B&, const result&>,
+                  "fda: a callback passed as a const object has an on_end that is not const: pass the callback "
+                  "non-const, or make on_end a const member function");
+    static_assert(std::is_invocable_v<on_end_hook, B&, const result&>,
+                  "fda: a callback's on_end cannot be called with const fda::result&: take const fda::result& "
+                  "(or a copy)");
+  }
+  return true;
+}
+
+/// check_callback for every callback of a run: Callbacks is the trainer's std::tuple of them
+/// (values or references, as fda::train stores them), T the run's parameter type. Once per
+/// run, from fda::train (both transports), before anything runs.
+template <class T, class Callbacks>
+constexpr bool check_callbacks() {
+  return []<class... C>(std::type_identity<std::tuple<C...>>) {
+    return (check_callback<T, std::remove_reference_t<C>>() && ... && true);
+  }(std::type_identity<Callbacks>{});
+}
 
 }  // namespace detail
 }  // namespace fda

@@ -19,14 +19,17 @@
 
 namespace fda::detail {
 
-/// What identifies a run: a checkpoint resumes only the run that wrote it.
+/// What identifies a run: a checkpoint resumes only the run that wrote it. `aggregator` is
+/// detail::describe_aggregator's text: the name and every setting ("fedadam{lr=0.01, ...}"),
+/// so another aggregator, or the same one configured otherwise, is refused by name.
 struct run_identity {
   std::string policy;
+  std::string aggregator;
   std::uint64_t workers = 0, dim = 0, param_bytes = 0, seed = 0, steps_per_epoch = 0, check_every = 0;
 
   template <class F>
   void fields(F&& f) {
-    f(policy), f(workers), f(dim), f(param_bytes), f(seed), f(steps_per_epoch), f(check_every);
+    f(policy), f(aggregator), f(workers), f(dim), f(param_bytes), f(seed), f(steps_per_epoch), f(check_every);
   }
 
   /// Throws checkpoint_error naming the first field that differs from `run`.
@@ -37,6 +40,7 @@ struct run_identity {
                                       " is ", saved, " but this run's is ", now));
     };
     differ("policy", policy, run.policy);
+    differ("aggregator", aggregator, run.aggregator);
     differ("number of workers K", workers, run.workers);
     differ("number of parameters d", dim, run.dim);
     differ("parameter size in bytes", param_bytes, run.param_bytes);

@@ -206,7 +206,7 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
   // Callbacks run on one worker (rank 0); what they decide reaches every worker.
   bool stop = comm.root_says([&] { return call_hooks(on_begin_hook{}, callbacks, info); });
 
-  const run_identity identity{std::string(Policy::name), k, d, sizeof(T), opt.seed, spe, opt.check_every};
+  const run_identity identity{std::string(Policy::name), detail::describe_aggregator(agg), k, d, sizeof(T), opt.seed, spe, opt.check_every};
   std::size_t first_step = 1;
   std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
   if (opt.resume) {
