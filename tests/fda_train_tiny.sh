@@ -51,4 +51,13 @@ grep -q "workers hold fewer examples than --batch 16" "$dir/dirichlet.err" ||
 run label --train-subset 200 -k 16 --batch 12 --partition label:0 --epochs 2
 grep -q "workers hold fewer examples than --batch 12" "$dir/label.err" ||
   fail "no shard below --batch 12 in the label run: $(cat "$dir/label.err")"
+# One worker: nothing to average, so no sync and no bytes, and the run says why.
+run alone --train-subset 500 -k 1 --batch 16 --epochs 2 --policy linear,synchronous
+/usr/bin/python3 - "$dir/alone.json" <<'PY' || fail "alone: $(cat "$dir/alone.json")"
+import json, sys
+for p in json.load(open(sys.argv[1]))["policies"]:
+    assert p["syncs"] == 0 and p["total_bytes"] == 0, p
+    assert any("K = 1" in n for n in p["notes"]), p
+PY
+grep -q "note: K = 1" "$dir/alone.txt" || fail "alone: no note printed: $(cat "$dir/alone.txt")"
 echo "fda-train tiny test passed"

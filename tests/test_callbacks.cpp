@@ -311,6 +311,8 @@ TEST_CASE("json_summary: one JSON object per run") {
   r.stopped_by_callback = true;
   r.sync_log = {{.step = 40, .estimate = 0.625, .variance = 0.5, .theta = 0.5},
                 {.step = 100, .estimate = qnan, .variance = 0.25, .theta = qnan}};
+  r.faults = {{.step = 7, .worker = 2, .message = "x"}};
+  r.notes = {"K = 1: \"alone\""};
   std::ostringstream out;
   fda::json_summary summary(out, "fedavg \"iid\"\n");
   summary.on_end(r);
@@ -318,7 +320,8 @@ TEST_CASE("json_summary: one JSON object per run") {
   CHECK(text ==
         R"({"label":"fedavg \"iid\"\n","steps":120,"syncs":2,"checks":120,"monitor_bytes":960,)"
         R"("sync_bytes":64000,"total_bytes":64960,"wall_seconds":1.5,"final_theta":null,)"
-        R"("stopped_by_callback":true,"sync_log":[{"step":40,"estimate":0.625,"variance":0.5,)"
+        R"("stopped_by_callback":true,"faults":1,"notes":["K = 1: \"alone\""],)"
+        R"("sync_log":[{"step":40,"estimate":0.625,"variance":0.5,)"
         R"("theta":0.5},{"step":100,"estimate":null,"variance":0.25,"theta":null}]})"
         "\n");
   CHECK(valid_json(text));

@@ -74,6 +74,8 @@ void check_mpi_equals_cluster(Policy policy, Aggregator agg, std::size_t d, std:
     different += over_mpi.model[i] != in_process.model[i];
   }
   if (bitwise) CHECK(different == 0);
+  if (bitwise) CHECK(over_mpi.global_model == in_process.global_model);
+  CHECK(over_mpi.notes == in_process.notes);
   CHECK(std::sqrt(diff / norm) <= 1e-5);
   REQUIRE(over_mpi.bytes_sent_per_rank.size() == ranks());
   for (auto b : over_mpi.bytes_sent_per_rank) CHECK(b > 0);
@@ -98,6 +100,38 @@ TEST_CASE("ordered MPI reductions equal the in-process cluster bit for bit") {
   check_mpi_equals_cluster(fda::linear_fda{.theta = 0.02}, fda::trimmed_mean{.trim = 0.25}, 20001, 2,
                            {.chunk = 4096}, true);
   check_mpi_equals_cluster(fda::naive_fda{.theta = 0.02}, fda::coordinate_median{}, 1001, 1, ordered, true);
+  // max_drift's adaptive Θ calibrates on the largest drift (one more all-reduce per sync).
+  check_mpi_equals_cluster(fda::max_drift{}, fda::mean{}, 300, 1, ordered, true);
+}
+
+TEST_CASE("a worker whose parameters turn NaN between checks is excluded alike over MPI and in-process") {
+  // The NaN appears at step 23, after the last sync (20) of periodic{10}; the next average
+  // finds it (the sync at 30), leaves the worker out and takes the others' again.
+  const std::size_t last = ranks() - 1;
+  const fda::options opt{.max_steps = 33, .seed = 5, .on_bad_state = fda::on_fault::exclude};
+  auto make = [&](std::size_t r) {
+    drifting_worker w(r, 301, 2);
+    if (r == last) w.poison_at = 23;
+    return w;
+  };
+  fda::mpi_comm comm(world());
+  drifting_worker mine = make(my_rank());
+  const auto a = fda::train(comm, mine, fda::periodic{.every = 10}, fda::weighted_mean{}, opt);
+  fda::local_cluster cluster(ranks());
+  const auto b = fda::train(cluster, make, fda::periodic{.every = 10}, fda::weighted_mean{}, opt);
+  REQUIRE(a.faults.size() == 1);
+  CHECK(a.faults[0].worker == last);
+  CHECK(a.faults[0].step == 30);
+  CHECK(a.faults[0].message == b.faults[0].message);
+  REQUIRE(a.syncs == 3);
+  CHECK(a.sync_log[2].variance == b.sync_log[2].variance);  // over the K - 1 workers averaged
+  CHECK(a.model == b.model);
+  CHECK(fda::all_finite(a.model));
+  drifting_worker again = make(my_rank());
+  fda::options fail = opt;
+  fail.on_bad_state = fda::on_fault::fail;
+  CHECK_THROWS_WITH(fda::train(comm, again, fda::periodic{.every = 10}, fda::weighted_mean{}, fail),
+                    Catch::Contains("worker " + std::to_string(last) + " has NaN or Inf in its parameters at step 30"));
 }
 
 TEST_CASE("native MPI reductions agree with the in-process cluster to rounding") {

@@ -53,7 +53,7 @@
 #include <utility>
 #include <vector>
 
-#include "comm/local_cluster.hpp"  // average_stats
+#include "comm/average_stats.hpp"
 #include "detail/average_share.hpp"
 #include "detail/spmd.hpp"
 #include "detail/traverse.hpp"
@@ -148,10 +148,14 @@ class mpi_comm {
     if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
       throw detail::everywhere<invalid_argument>("fda::mpi_comm::average: the ranks' weights sum to 0");
     const bool equal = std::all_of(weights.begin(), weights.end(), [&](double w) { return w == weights[0]; });
+    const bool native = std::is_same_v<T, U> && options_.reduction == mpi_reduction::native && rule.is_mean() &&
+                        equal && mine.segments().size() == 1;
+    average_stats stats;
     if constexpr (std::is_same_v<T, U>)
-      if (options_.reduction == mpi_reduction::native && rule.is_mean() && equal && mine.segments().size() == 1)
-        return native_average(mine.segments()[0], out);
-    return ordered_average(mine, detail::averaging_coefficients(weights), out, rule);
+      if (native) stats = native_average(mine.segments()[0], out);
+    if (!native) stats = ordered_average(mine, detail::averaging_coefficients(weights), out, rule);
+    stats.contributors = detail::count_contributors(weights);
+    return stats;
   }
 
   /// out ← rank 0's `mine`.

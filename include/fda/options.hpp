@@ -11,14 +11,17 @@
 namespace fda {
 
 /// What the trainer does when a worker sends an impossible local state (NaN/Inf, a negative
-/// squared norm, a broken Cauchy–Schwarz: fda::find_state_fault).
+/// squared norm, a broken Cauchy–Schwarz: fda::find_state_fault), or when an average (at a
+/// sync, an epoch's end or the run's end) finds NaN or Inf in a worker's parameters. Every
+/// policy and cadence meets one of these by the end of the run at the latest.
 enum class on_fault {
-  fail,     ///< every worker throws fda::numeric_error naming the worker, field and value
+  fail,     ///< every worker throws fda::numeric_error naming the worker, the step, and the field and value
   exclude,  ///< log it in result::faults, estimate from the other workers, and leave the
             ///< faulty worker out of the averages until the next sync gives it the global model
 };
 
-/// A worker left out for a faulty local state (options::on_bad_state = on_fault::exclude).
+/// A worker left out for a faulty local state, or for NaN or Inf in its parameters found by
+/// an average (options::on_bad_state = on_fault::exclude).
 struct fault_record {
   std::size_t step = 0;    ///< in-parallel step of the check that found it
   std::size_t worker = 0;  ///< rank of the worker left out
@@ -35,16 +38,24 @@ struct options {
   std::size_t check_every = 1;      ///< monitoring cadence m
   std::uint64_t seed = 0;           ///< shared by all workers (ξ, sketch hashes)
   bool check_finite_every_step = false;  ///< scan parameters for NaN/Inf after every step (one
-                                         ///< extra pass); otherwise at every check and sync
+                                         ///< extra pass) and fail at once (on_fault::fail only);
+                                         ///< otherwise the next check or average finds them
   std::string checkpoint_path = {};      ///< save the run here (see <fda/checkpoint.hpp>); empty: never
   std::size_t checkpoint_every = 0;      ///< also save every this many steps; 0: only at the end
   bool resume = false;                   ///< continue from checkpoint_path (which must exist)
-  on_fault on_bad_state = on_fault::fail;  ///< a worker's local state is impossible: fail or exclude it
+  on_fault on_bad_state = on_fault::fail;  ///< a worker's local state is impossible, or its parameters
+                                           ///< are not finite at an average: fail or exclude it
 
-  /// The number of steps the run lasts; throws if neither bound is set.
+  /// The number of steps the run lasts; throws if neither bound is set, or if
+  /// max_epochs · steps_per_epoch does not fit in std::size_t.
   std::size_t total_steps() const {
     if (max_steps) return max_steps;
-    if (max_epochs && steps_per_epoch) return max_epochs * steps_per_epoch;
+    if (max_epochs && steps_per_epoch) {
+      if (max_epochs > std::numeric_limits<std::size_t>::max() / steps_per_epoch)
+        detail::fail("fda::options: max_epochs = ", max_epochs, " times steps_per_epoch = ", steps_per_epoch,
+                     " overflows the step counter: set fewer epochs, or max_steps");
+      return max_epochs * steps_per_epoch;
+    }
     detail::fail("fda::options: set max_steps, or max_epochs with steps_per_epoch (max_steps = ",
                  max_steps, ", max_epochs = ", max_epochs, ", steps_per_epoch = ", steps_per_epoch,
                  ")");
@@ -55,7 +66,9 @@ struct options {
 struct sync_record {
   std::size_t step = 0;      ///< in-parallel step at which the sync happened
   double estimate = std::numeric_limits<double>::quiet_NaN();  ///< H that triggered it (NaN for schedules)
-  double variance = 0.0;     ///< exact variance about the aggregation mean at sync time
+  /// Exact variance at sync time, (1/K') Σ_k ||w_k - w̄||² over the K' workers the average
+  /// took (those left out by on_fault::exclude or weighing 0 are not counted), w̄ that average.
+  double variance = 0.0;
   double theta = std::numeric_limits<double>::quiet_NaN();     ///< Θ in force during the round
 };
 
@@ -73,11 +86,22 @@ struct result {
   double final_theta = std::numeric_limits<double>::quiet_NaN();  ///< Θ at the end (NaN for schedules)
   bool stopped_by_callback = false;  ///< a callback hook returned true before the last step
   std::vector<sync_record> sync_log = {};  ///< every sync, in order
-  std::vector<double> model = {};  ///< the workers' average at the end (the final global model)
+  /// The workers' average at the end, weighted as the aggregator weights them, without the
+  /// workers left out (on_fault::exclude); never silently non-finite. With fda::mean this is
+  /// the model to deploy; with a server optimizer it is not (see global_model).
+  std::vector<double> model = {};
+  /// The server's global model x: what the last sync produced (the initial model before
+  /// any sync). With a server optimizer (fedavgm, fedadam, ...) this is the FedOpt model to
+  /// deploy; with a model-replacing aggregator it is the average at the last sync (with
+  /// K = 1, where no sync happens, the worker's model).
+  std::vector<double> global_model = {};
   /// What each rank actually handed to its transport for the others, in bytes (MPI only;
   /// empty in-process): measured, unlike the cost-model counters above.
   std::vector<std::uint64_t> bytes_sent_per_rank = {};
-  std::vector<fault_record> faults = {};  ///< workers excluded for faulty local states (on_fault::exclude)
+  std::vector<fault_record> faults = {};  ///< workers excluded for faulty local states or parameters (on_fault::exclude)
+  /// What the run decided on its own that the user should know, one sentence each (e.g. an
+  /// adaptive Θ that a round without variance could not calibrate). fda-train prints them.
+  std::vector<std::string> notes = {};
 
   /// monitor_bytes + sync_bytes: the run's communication under the cost model.
   std::uint64_t total_bytes() const { return monitor_bytes + sync_bytes; }

@@ -22,7 +22,14 @@ struct fixed {
 /// each sync with exact variance Var_r after a round of τ_r steps,
 ///     Θ_next = (τ_target / τ_r) · Var_r,    τ_target = target_fraction · max_round,
 /// and a round of max_round steps forces a sync. 0 means "derive from the epoch":
-/// first_round = 1 local epoch, max_round = 4 local epochs.
+/// first_round = 1 local epoch, max_round = 4 local epochs. (max_drift calibrates on the
+/// quantity it compares, max_k ||u_k||², instead of Var: fda::calibration.)
+///
+/// A round that measures no variance (Var_r = 0: identical workers, or NaN/Inf) says
+/// nothing about how fast the workers drift apart, so it never sets Θ: Θ keeps its value,
+/// and if no round has calibrated it yet it stays +∞, i.e. rounds simply last max_round
+/// steps (no monitoring is sent while Θ is +∞) until a sync measures a positive variance.
+/// Θ is therefore never 0 by calibration; the trainer says so in result::notes.
 struct adaptive {
   std::size_t first_round = 0;   ///< steps of the calibration round (no monitoring); 0: one local epoch
   std::size_t max_round = 0;     ///< a round this long forces a sync; 0: four local epochs
@@ -94,8 +101,6 @@ class threshold_state {
 
   double theta() const noexcept { return theta_; }
   bool is_adaptive() const noexcept { return adaptive_; }
-  /// The adaptive first round runs with no monitoring at all.
-  bool calibrating() const noexcept { return adaptive_ && !calibrated_; }
 
   /// True when the round must end now whatever the estimate says.
   bool forces_sync(std::size_t steps_in_round) const noexcept {
@@ -103,15 +108,16 @@ class threshold_state {
     return steps_in_round >= (calibrated_ ? max_round_ : first_round_);
   }
 
-  /// After a sync: the exact variance at sync time and the round's length in steps.
-  void on_sync(double variance, std::size_t round_steps) {
-    if (!adaptive_) return;
+  /// After a sync: the measured quantity (the exact variance, for max_drift the largest
+  /// drift) and the round's length in steps. Returns false when the measure could not
+  /// calibrate an adaptive Θ (0, NaN or Inf: Θ is kept, +∞ if never calibrated).
+  bool on_sync(double measure, std::size_t round_steps) {
+    if (!adaptive_) return true;
     calibrated_ = true;
-    // A round with no variance tells nothing about its growth rate: keep Θ.
-    if (std::isfinite(variance) && variance > 0.0 && round_steps > 0)
-      theta_ = target_ / double(round_steps) * variance;
-    else if (!std::isfinite(theta_))
-      theta_ = 0.0;
+    const double next = target_ / double(round_steps ? round_steps : 1) * measure;
+    if (!(std::isfinite(next) && next > 0.0 && round_steps > 0)) return false;  // (also an underflow to 0)
+    theta_ = next;
+    return true;
   }
 
   /// Visits what changes during a run (a checkpoint saves and restores exactly this).

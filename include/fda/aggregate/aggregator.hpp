@@ -54,6 +54,16 @@ constexpr bool replaces_model() {
     return false;
 }
 
+/// replaces_model<A, T>() for this configuration: the aggregator's own `replaces_model()`
+/// when it has one (a run-time choice), else the compile-time answer.
+template <class T, class A>
+bool replaces_model(const A& a) {
+  if constexpr (requires { { a.replaces_model() } -> std::convertible_to<bool>; })
+    return static_cast<bool>(a.replaces_model());
+  else
+    return replaces_model<A, T>();
+}
+
 namespace detail {
 
 template <class A>

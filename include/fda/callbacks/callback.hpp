@@ -59,7 +59,12 @@ struct epoch_info {
   std::uint64_t sync_bytes = 0;     ///< sync bytes so far (cost model)
   double theta = 0;         ///< Θ in force at the epoch's end
   double wall_seconds = 0;  ///< time since the run began
-  std::span<const T> averaged_model = {};  ///< mean of the workers' current models
+  /// The workers' current models averaged as the aggregator weights them (without workers
+  /// left out): what fda::evaluate_average evaluates. With fda::mean, the model to deploy.
+  std::span<const T> averaged_model = {};
+  /// The server's global model x from the last sync (the initial model before any): with a
+  /// server optimizer (fedavgm, fedadam, ...) the FedOpt model, which differs from the average.
+  std::span<const T> global_model = {};
   std::map<std::string, double> metrics = {};  ///< filled by evaluators, read by loggers
 };
 

@@ -57,7 +57,7 @@ class json_summary {
   /// Writes to `out` (kept by reference: it must outlive the run) under the name `label`.
   json_summary(std::ostream& out, std::string label) : out_(&out), label_(std::move(label)) {}
 
-  /// {"label":..,"steps":..,...,"sync_log":[{"step":..,"estimate":..,"variance":..,"theta":..}]}
+  /// {"label":..,"steps":..,...,"faults":n,"notes":[..],"sync_log":[{"step":..,"estimate":..,"variance":..,"theta":..}]}
   /// Built as a string first, so a locale imbued in `out` cannot group digits.
   void on_end(const result& r) {
     using detail::json_number;
@@ -71,6 +71,9 @@ class json_summary {
     o += ",\"wall_seconds\":" + json_number(r.wall_seconds);
     o += ",\"final_theta\":" + json_number(r.final_theta);
     o += ",\"stopped_by_callback\":" + std::string(r.stopped_by_callback ? "true" : "false");
+    o += ",\"faults\":" + to_string(r.faults.size()) + ",\"notes\":[";
+    for (std::size_t i = 0; i < r.notes.size(); ++i) o += (i ? "," : "") + detail::json_string(r.notes[i]);
+    o += "]";
     o += ",\"sync_log\":[";
     for (std::size_t i = 0; i < r.sync_log.size(); ++i) {
       const sync_record& s = r.sync_log[i];

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "../detail/average_share.hpp"
+#include "average_stats.hpp"
 #include "../detail/traverse.hpp"
 #include "../error.hpp"
 #include "../params.hpp"
@@ -85,11 +86,7 @@ class abortable_barrier {
 
 class local_cluster;
 
-/// What comm.average() reports besides the average itself.
-struct average_stats {
-  bool finite = true;   ///< every element of the average is finite
-  double spread = 0.0;  ///< Σ_k ||w_k − average||² over all workers
-};
+
 
 /// One worker thread's handle to the cluster's collectives.
 class cluster_comm {
@@ -330,7 +327,7 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
   c.slots_[rank_].finite = share.finite();
   c.slots_[rank_].spread = share.spread();
   barrier();
-  average_stats stats{true, 0.0};
+  average_stats stats{true, 0.0, detail::count_contributors(weights)};
   for (std::size_t r = 0; r < k; ++r) {
     stats.finite = stats.finite && c.slots_[r].finite;
     stats.spread += c.slots_[r].spread;
@@ -368,7 +365,7 @@ average_stats cluster_comm::average(const param_view<const T, Space>& mine, doub
   barrier();
   c.slots_[rank_].spread = coeff[rank_] != 0.0 ? sq_distance(mine, out) : 0.0;
   barrier();
-  average_stats stats{c.slots_[0].finite, 0.0};
+  average_stats stats{c.slots_[0].finite, 0.0, detail::count_contributors(weights)};
   for (std::size_t r = 0; r < k; ++r) stats.spread += c.slots_[r].spread;
   return stats;
 }

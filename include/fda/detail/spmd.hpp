@@ -7,6 +7,7 @@
 /// between collectives, so every replica sees the same sequence of states. Callbacks run
 /// inside comm.root_says() on rank 0 only; the stop they ask for reaches every worker.
 /// Errors found by a collective are raised on every worker alike (detail::everywhere).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concepts>
@@ -21,6 +22,7 @@
 #include "../aggregate/aggregator.hpp"
 #include "../aggregate/robust.hpp"
 #include "../callbacks/callback.hpp"
+#include "../comm/average_stats.hpp"
 #include "run_checkpoint.hpp"
 #include "../kernels.hpp"
 #include "../options.hpp"
@@ -67,6 +69,30 @@ auto buffer_of(Vector& v) {
     return fda::view(v);
 }
 
+/// A replica buffer's elements as a span of host memory: the buffer itself on the host; a
+/// copy in `staged` from device memory.
+template <class Vector, class T>
+std::span<const T> host_span(const Vector& v, std::vector<T>& staged) {
+  if constexpr (std::same_as<Vector, std::vector<T>>) {
+    return v;
+  } else {
+    staged.resize(v.size());
+    copy(fda::view(v), staged);  // (a view, so that ADL finds the space's copy)
+    return staged;
+  }
+}
+
+/// out ← a replica buffer's elements, converted to double (copied to the host from device memory).
+template <class Vector>
+void to_host_doubles(const Vector& v, std::vector<double>& out) {
+  if constexpr (std::same_as<Vector, std::vector<typename Vector::value_type>>) {
+    out.assign(v.begin(), v.end());
+  } else {
+    out.resize(v.size());
+    copy(fda::view(v), out);
+  }
+}
+
 /// The error of a run with checkpoints and device parameters.
 inline std::string device_checkpoint_message() {
   return "fda::train: options.checkpoint_path (or resume) is set but the workers' parameters are in "
@@ -111,28 +137,52 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// check_finite_every_step found NaN or Inf (on_fault::fail; exclude waits for the next check or average).
 [[noreturn]] inline void non_finite_params(std::size_t worker, std::size_t step) {
   throw numeric_error(concat("fda: worker ", worker, " has NaN or Inf in its parameters at step ",
                              step, " (found by the check at that step; it may have appeared "
                              "earlier: set options.check_finite_every_step to find the first)"));
 }
 
-/// The workers' average is not finite. One small all-reduce tells every worker which
-/// workers hold non-finite parameters, so all raise the same error naming the first one
-/// (or, if none does, an overflow of the sum).
+/// "fda: worker 2 has NaN or Inf in its parameters at step 8 (found when averaging ...)".
+inline std::string non_finite_average_message(std::size_t worker, std::size_t step) {
+  return concat("fda: worker ", worker, " has NaN or Inf in its parameters at step ", step,
+                " (found when averaging the models; it may have appeared earlier: set "
+                "options.check_finite_every_step to find the first)");
+}
+
+/// The workers' average is not finite. One small all-reduce tells every worker which workers
+/// hold non-finite parameters: the ranks of those the average took (weight > 0) whose
+/// parameters are not finite, in order, and how many workers it took are finite. Throws
+/// everywhere alike when no such worker exists (an overflow of the sum).
 template <class Comm, class V>
-[[noreturn]] void report_bad_average(Comm& comm, const V& mine, std::size_t step) {
-  std::vector<double> bad(comm.size(), 0.0);
-  bad[comm.rank()] = all_finite(mine) ? 0.0 : 1.0;
-  comm.all_reduce_sum(bad);
-  for (std::size_t r = 0; r < bad.size(); ++r)
-    if (bad[r] != 0.0)
-      throw everywhere<numeric_error>(concat(
-          "fda: worker ", r, " has NaN or Inf in its parameters at step ", step,
-          " (found when averaging the models; it may have appeared earlier: set "
-          "options.check_finite_every_step to find the first)"));
-  throw everywhere<numeric_error>(concat("fda: the average of the workers' models at step ", step,
-                                         " is not finite although every worker's parameters are: an overflow"));
+std::pair<std::vector<std::size_t>, std::size_t> non_finite_workers(Comm& comm, const V& mine, bool left_out,
+                                                                    std::size_t step) {
+  std::vector<double> status(comm.size(), 0.0);  // 0: averaged and finite, 1: averaged and not, 2: left out
+  status[comm.rank()] = left_out ? 2.0 : all_finite(mine) ? 0.0 : 1.0;
+  comm.all_reduce_sum(status);
+  std::vector<std::size_t> bad;
+  std::size_t finite = 0;
+  for (std::size_t r = 0; r < status.size(); ++r) {
+    if (status[r] == 1.0) bad.push_back(r);
+    if (status[r] == 0.0) ++finite;
+  }
+  if (bad.empty())
+    throw everywhere<numeric_error>(concat("fda: the average of the workers' models at step ", step,
+                                           " is not finite although every worker's parameters are: an overflow"));
+  return {bad, finite};
+}
+
+/// max_k ||w_k - w0||² over the workers, each passing its own (0 when left out): one small
+/// all-reduce (what max_drift's adaptive Θ calibrates on).
+template <class Comm>
+double largest_drift(Comm& comm, double mine) {
+  std::vector<double> all(comm.size(), 0.0);
+  all[comm.rank()] = mine;
+  comm.all_reduce_sum(all);
+  double largest = 0.0;
+  for (const double x : all) largest = std::max(largest, x);
+  return largest;
 }
 
 /// Some worker flagged its local state. A second small all-reduce carries every faulty
@@ -194,7 +244,14 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
   const auto rule = combine_rule_of(agg);  // the mean, or an order statistic (robust.hpp)
   const std::uint64_t sync_cost = 2ull * k * 4ull * d;
   const std::uint64_t check_cost = std::uint64_t(k) * monitor.state_bytes();
-  const std::uint64_t variance_cost = adaptive_threshold(policy) ? 4ull * k : 0ull;
+  const bool adaptive = adaptive_threshold(policy);
+  const std::uint64_t variance_cost = adaptive ? 4ull * k : 0ull;
+  // One worker: its variance is 0, so no estimate is worth sending, and a sync that only
+  // replaces the model by the average of one model changes nothing: none happens. With a
+  // server optimizer a sync is still a server step, taken as the policy schedules it (a
+  // threshold policy: when an adaptive Θ's round limits force it; a fixed Θ: never).
+  const bool alone = k == 1;
+  const bool nothing_to_sync = alone && replaces_model<T>(agg);
   constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
   constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
 
@@ -218,6 +275,13 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
       first_step = steps + 1;
     }
   }
+  if (alone)
+    comm.serial([&] {
+      shared.res.notes.push_back(nothing_to_sync
+          ? "K = 1: one worker has nothing to average with, so the run took no syncs and sent no monitoring"
+          : "K = 1: the variance of one worker is 0, so no monitoring was sent; a sync is a server step, taken "
+            "only when the policy's schedule or an adaptive theta's round limit forces it");
+    });
   std::size_t saved_at = std::size_t(-1);
   auto save = [&] {
     saved_at = steps;
@@ -246,6 +310,40 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
         shared.res.faults.push_back({step, r, describe_state_fault(monitor, Policy::name, r, fr, step)});
     });
   };
+  // Averages the workers' models into shared.avg, weighted as the aggregator asks, without
+  // the workers left out. NaN or Inf in the average means some worker's parameters hold
+  // them: on_fault::fail throws everywhere naming the first; exclude logs them, leaves them
+  // out until the next sync gives them the global model, and averages the others again.
+  auto average_models = [&](std::size_t step) {
+    for (;;) {
+      const average_stats avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
+      if (avg.finite) return avg;
+      const auto found = non_finite_workers(comm, mine, excluded, step);
+      const std::vector<std::size_t>& bad = found.first;  // (a plain name: lambdas capture it)
+      if (opt.on_bad_state == on_fault::fail || found.second == 0)
+        throw everywhere<numeric_error>(non_finite_average_message(bad.front(), step) +
+                                        (found.second == 0 ? " (no worker with finite parameters is left to average)" : ""));
+      if (std::find(bad.begin(), bad.end(), rank) != bad.end()) excluded = true;
+      comm.serial([&] {
+        for (const std::size_t r : bad)
+          shared.res.faults.push_back({step, r, non_finite_average_message(r, step) + ": left out of the average"});
+      });
+    }
+  };
+  // An adaptive Θ that a round could not calibrate (no variance) stays as it was: say so once.
+  bool noted_uncalibrated = false;
+  auto note_if_uncalibrated = [&](double measure, std::size_t step) {
+    if (!adaptive || noted_uncalibrated || (std::isfinite(measure) && measure > 0.0)) return;
+    noted_uncalibrated = true;
+    comm.serial([&] {
+      shared.res.notes.push_back(concat(
+          "adaptive theta: the round that ended at step ", step, " measured ",
+          calibration_of<Policy>() == calibration::max_sq_drift ? "a largest drift" : "a variance", " of ", measure,
+          ", which cannot calibrate theta (it would be 0); theta stays ", monitor.theta(),
+          std::isfinite(monitor.theta()) ? "" : " (rounds last the adaptive max_round, with no monitoring)",
+          " until a round measures a positive value; later such rounds are not noted"));
+    });
+  };
   // The counters of the cost model (fda-spec.md §7), derived from what happened.
   auto count = [&](result& res) {
     res.steps = steps;
@@ -259,10 +357,12 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
     steps = step;
     w.step();
     ++in_round;
-    if (opt.check_finite_every_step && !all_finite(mine)) non_finite_params(rank, step);
-    // (Otherwise non-finite parameters show in the next local state or the next average.)
+    if (opt.check_finite_every_step && opt.on_bad_state == on_fault::fail && !all_finite(mine))
+      non_finite_params(rank, step);
+    // (Otherwise non-finite parameters show in the next local state or the next average: of
+    // a sync, an epoch's end or the run's end, whatever the policy and cadence.)
 
-    const bool check = monitor.checks_at(in_round);
+    const bool check = !alone && monitor.checks_at(in_round);
     if (check) {
       monitor.local_state(mine, shared.w0, fields);
       const auto fault = find_state_fault(monitor, fields);
@@ -272,12 +372,15 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
       if (state.back() != 0.0) handle_faults(fault, step);
       ++checks;
     }
-    const decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
+    decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
+    if (nothing_to_sync) dec.sync = false;
 
     if (dec.sync) {
       ++syncs;
-      const auto avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
-      if (!avg.finite) report_bad_average(comm, mine, step);
+      const average_stats avg = average_models(step);
+      sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round};
+      if constexpr (calibration_of<Policy>() == calibration::max_sq_drift)  // (w0 is still the old one)
+        if (adaptive) measured.max_sq_drift = largest_drift(comm, excluded ? 0.0 : sq_distance(mine, shared.w0));
       comm.serial([&] {
         if constexpr (replaces_model<Aggregator, T>()) {
           // w0_prev ← w0, w0 ← avg, the old w0_prev becomes scratch: no pass over d.
@@ -290,18 +393,20 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
       });
       copy(shared.w0, mine);  // every worker takes the new global model
       excluded = false;       // which readmits an excluded one
-      const sync_record rec{step, dec.estimate, avg.spread / double(k), monitor.theta()};
+      const sync_record rec{step, dec.estimate, measured.variance, monitor.theta()};
       comm.serial([&] {
-        shared.monitor.on_sync(shared.w0, shared.w0_prev, sync_info{rec.variance, in_round});
+        shared.monitor.on_sync(shared.w0, shared.w0_prev, measured);
         shared.res.sync_log.push_back(rec);
       });
+      note_if_uncalibrated(calibration_of<Policy>() == calibration::max_sq_drift ? measured.max_sq_drift
+                                                                                  : measured.variance, step);
       if (comm.root_says([&] { return call_hooks(on_sync_hook{}, callbacks, rec); })) stop = true;
       in_round = 0;
     }
 
     const bool epoch_end = spe && step % spe == 0;
     if constexpr (wants_epochs)
-      if (epoch_end) comm.average(mine_const, excluded ? 0.0 : 1.0, buffer_of(shared.avg), rule);
+      if (epoch_end) average_models(step);
     if (wants_steps || (wants_epochs && epoch_end)) {
       comm.serial([&] { count(shared.res); });
       const bool said_stop = comm.root_says([&] {
@@ -314,17 +419,11 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
         }
         if constexpr (wants_epochs)
           if (epoch_end) {
-            std::vector<T> staged;  // device parameters: the averaged model, copied to the host
-            std::span<const T> averaged;
-            if constexpr (on_host) {
-              averaged = shared.avg;
-            } else {
-              staged.resize(d);
-              copy(fda::view(shared.avg), staged);
-              averaged = staged;
-            }
+            std::vector<T> staged, staged_global;  // device parameters: copied to the host
+            const std::span<const T> averaged = host_span(shared.avg, staged);
+            const std::span<const T> global = nothing_to_sync ? averaged : host_span(shared.w0, staged_global);
             epoch_info<T> e{step / spe, step, total, syncs, res.monitor_bytes, res.sync_bytes,
-                            monitor.theta(), res.wall_seconds, averaged, {}};
+                            monitor.theta(), res.wall_seconds, averaged, global, {}};
             halt = call_hooks(on_epoch_hook{}, callbacks, e) || halt;
           }
         return halt;
@@ -335,19 +434,16 @@ void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, S
   }
   if (!opt.checkpoint_path.empty() && saved_at != steps) save();
 
-  // The final model: the workers' mean (an instrument, not counted).
-  comm.average(mine_const, excluded ? 0.0 : 1.0, buffer_of(shared.avg), rule);
+  // The final model: the workers' average, weighted as the aggregator weights them (an
+  // instrument, not counted), and the server's global model.
+  average_models(steps);
   comm.serial([&] {
     auto& res = shared.res;
     count(res);
     res.stopped_by_callback = stop;
     res.final_theta = monitor.theta();
-    if constexpr (on_host) {
-      res.model.assign(shared.avg.begin(), shared.avg.end());
-    } else {  // a copy to the host, converting to double
-      res.model.resize(d);
-      copy(fda::view(shared.avg), res.model);
-    }
+    to_host_doubles(shared.avg, res.model);
+    to_host_doubles(nothing_to_sync ? shared.avg : shared.w0, res.global_model);
   });
   comm.root_says([&] {
     call_hooks(on_end_hook{}, callbacks, std::as_const(shared.res));

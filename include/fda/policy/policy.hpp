@@ -48,8 +48,20 @@ struct decision {
 
 /// What the trainer reports to on_sync.
 struct sync_info {
-  double variance = 0.0;        ///< exact Var = (1/K) Σ ||w_k - w̄||² at sync time
+  double variance = 0.0;        ///< exact Var = (1/K') Σ ||w_k - w̄||² at sync time, over the K' workers averaged
   std::size_t round_steps = 0;  ///< steps since the previous sync
+  /// max_k ||w_k - w0||² at sync time over the workers averaged: measured only for a policy
+  /// whose adaptive Θ calibrates on it (calibration::max_sq_drift), NaN otherwise.
+  double max_sq_drift = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// What an adaptive Θ calibrates on: the quantity the policy compares with Θ, measured at
+/// each sync. Variance-based policies compare an estimate of Var; max_drift compares each
+/// worker's own ||u_k||², whose largest value ends the round. A policy says which with
+/// `static constexpr fda::calibration calibrates_on = ...` (default: variance).
+enum class calibration {
+  variance,      ///< sync_info::variance
+  max_sq_drift,  ///< sync_info::max_sq_drift
 };
 
 namespace detail {
@@ -58,6 +70,15 @@ inline void validate(const char* where, const run_info& info) {
   if (info.workers == 0) fail(where, ": workers = 0 is invalid: a run needs at least one worker");
   if (info.dim == 0) fail(where, ": dim = 0 is invalid: the model has no parameters");
   if (info.check_every == 0) fail(where, ": check_every = 0 is invalid: it must be >= 1");
+}
+
+/// The quantity Policy's adaptive Θ calibrates on (see fda::calibration).
+template <class Policy>
+constexpr calibration calibration_of() {
+  if constexpr (requires { Policy::calibrates_on; })
+    return Policy::calibrates_on;
+  else
+    return calibration::variance;
 }
 
 /// The dummy view used to check the concept below.

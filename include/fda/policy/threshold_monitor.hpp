@@ -30,8 +30,10 @@ class threshold_monitor {
   const char* field_name(std::size_t i) const { return estimator_.field_name(i); }
   double theta() const { return theta_.theta(); }
 
+  /// No check while Θ is +∞ (calibrating, or no round has measured variance yet): no
+  /// estimate could exceed it, and the round ends when forced.
   bool checks_at(std::size_t steps_in_round) const {
-    return !theta_.calibrating() && steps_in_round % info_.check_every == 0;
+    return std::isfinite(theta_.theta()) && steps_in_round % info_.check_every == 0;
   }
 
   template <viewable W, viewable W0>
@@ -54,9 +56,12 @@ class threshold_monitor {
     return d;
   }
 
+  /// An adaptive Θ calibrates on the policy's quantity (fda::calibration); ξ and the like
+  /// follow the global step.
   template <viewable X, viewable Xp>
   void on_sync(const X& new_w0, const Xp& old_w0, const sync_info& info) {
-    theta_.on_sync(info.variance, info.round_steps);
+    constexpr bool on_drift = calibration_of<Policy>() == calibration::max_sq_drift;
+    theta_.on_sync(on_drift ? info.max_sq_drift : info.variance, info.round_steps);
     estimator_.on_sync(as_view(new_w0), as_view(old_w0));
   }
 
