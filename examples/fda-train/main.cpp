@@ -228,6 +228,16 @@ void print_transport_bytes(const std::vector<outcome>& runs) {
   }
 }
 
+/// What each run decided on its own (fda::result::notes) and the workers it left out.
+void print_notes(const std::vector<outcome>& runs) {
+  for (const auto& r : runs) {
+    for (const auto& note : r.result.notes) std::printf("%-12s note: %s\n", r.policy.c_str(), note.c_str());
+    if (!r.result.faults.empty())
+      std::printf("%-12s %zu faulty worker states or models left out; the first: %s\n", r.policy.c_str(),
+                  r.result.faults.size(), r.result.faults.front().message.c_str());
+  }
+}
+
 void write_json(const std::vector<outcome>& runs, const settings& s, std::ostream& out) {
   using fda::detail::json_number, fda::detail::json_string;
   out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
@@ -245,6 +255,8 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
         << ",\"wall_seconds\":" << json_number(r.result.wall_seconds) << ",\"bytes_sent_per_rank\":[";
     for (std::size_t k = 0; k < r.result.bytes_sent_per_rank.size(); ++k)
       out << (k ? "," : "") << r.result.bytes_sent_per_rank[k];
+    out << "],\"faults\":" << r.result.faults.size() << ",\"notes\":[";
+    for (std::size_t k = 0; k < r.result.notes.size(); ++k) out << (k ? "," : "") << json_string(r.result.notes[k]);
     out << "],\"to_target\":";
     if (r.reached)
       out << "{\"steps\":" << r.reached->step << ",\"epoch\":" << r.reached->epoch << ",\"syncs\":" << r.reached->syncs
@@ -380,6 +392,7 @@ int run(const settings& s, mpi_job& job) {
   if (!root) return 0;
   print_table(runs, s);
   print_transport_bytes(runs);
+  print_notes(runs);
   if (!s.json.empty()) {
     std::ofstream out(s.json);
     if (!out) throw std::runtime_error("cannot write --json " + s.json);
