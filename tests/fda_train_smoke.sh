@@ -27,6 +27,12 @@ awk -F, 'NR > 1 {
 grep -q '"policy":"sketch"' "$dir/smoke.json" || fail "JSON summary lacks sketch"
 grep -q '^synchronous ' "$dir/table.txt" || fail "no final table on stdout"
 
+# An option given twice takes its last value (scripts/demo --epochs 10 overrides its --epochs 5).
+"$bin" --model softmax --train-subset 2000 --workers 4 --batch 16 --quiet --epochs 3 --policy linear,sketch \
+  --epochs 1 --policy fedavg --json "$dir/last.json" > /dev/null
+/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d['epochs'] == 1 and [p['policy'] for p in d['policies']] == ['fedavg']))" \
+  "$dir/last.json" || fail "the last --epochs/--policy did not win: $(cat "$dir/last.json")"
+
 expect_2() {  # the arguments must be rejected with status 2 and a message naming $1
   local option=$1; shift
   set +e

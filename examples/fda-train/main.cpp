@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,7 +32,8 @@ struct settings {
   std::string data = fda::data::debian_fashion_mnist_dir.string();
   std::string model = "lenet5";
   std::size_t workers = 8;
-  std::vector<std::string> policies{"linear"};
+  std::string policy_list = "linear";  ///< --policy as given (the last one, if given twice)
+  std::vector<std::string> policies;  ///< policy_list split at its commas
   std::string theta = "adaptive";
   std::size_t every = 10;
   std::size_t local_epochs = 1;
@@ -78,6 +80,18 @@ struct outcome {
 
 const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
                                             "linear",      "sketch",   "exact",  "max-drift"};
+
+/// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    if (comma > from) out.push_back(text.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return out;
+}
 
 fda::threshold parse_theta(const std::string& text) { return fda::parse_threshold(text); }
 
@@ -140,13 +154,26 @@ void define_options(CLI::App& app, settings& s) {
   using count = std::size_t;  // the whole-number options
   const CLI::Validator positive = number<count>(1), non_negative = number<count>(0);
   const double max_real = std::numeric_limits<double>::max();
+  // An option given twice takes its last value, so that arguments appended to a command
+  // (scripts/demo --epochs 10) override the ones before them.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data", s.data, "directory with the Fashion-MNIST IDX files")
       ->check(CLI::ExistingDirectory)->capture_default_str();
   app.add_option("--model", s.model, "softmax | mlp | lenet5")
       ->check(CLI::IsMember({"softmax", "mlp", "lenet5"}))->capture_default_str();
   app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
-  app.add_option("--policy", s.policies, "one or a comma list of: synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift")
-      ->delimiter(',')->check(CLI::IsMember(policy_names))->capture_default_str();
+  app.add_option("--policy", s.policy_list, "one or a comma list of: synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            const auto names = split_list(v);
+            if (names.empty()) return "names no policy";
+            for (const auto& name : names)
+              if (std::find(policy_names.begin(), policy_names.end(), name) == policy_names.end())
+                return "'" + name + "' is not a policy (synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift)";
+            return {};
+          },
+          "POLICY[,POLICY...]"))
+      ->capture_default_str();
   app.add_option("--theta", s.theta, "variance threshold: a number >= 0, or 'adaptive'")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
@@ -420,6 +447,7 @@ int main(int argc, char** argv) {
   define_options(app, s);
   try {
     app.parse(argc, argv);
+    s.policies = split_list(s.policy_list);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
