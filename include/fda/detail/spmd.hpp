@@ -151,6 +151,17 @@ inline std::string non_finite_average_message(std::size_t worker, std::size_t st
                 "options.check_finite_every_step to find the first)");
 }
 
+/// Every rank's `mine` (n values each), rank r's at [r·n, r·n + n): one all-reduce of a
+/// buffer in which each rank fills its own slot (adding zeros is exact).
+template <class Comm>
+std::vector<double> gather_values(Comm& comm, std::span<const double> mine) {
+  const std::size_t n = mine.size();
+  std::vector<double> all(n * comm.size(), 0.0);
+  std::copy(mine.begin(), mine.end(), all.begin() + std::ptrdiff_t(n * comm.rank()));
+  comm.all_reduce_sum(all);
+  return all;
+}
+
 /// The workers' average is not finite. One small all-reduce tells every worker which workers
 /// hold non-finite parameters: the ranks of those the average took (weight > 0) whose
 /// parameters are not finite, in order, and how many workers it took are finite. Throws
@@ -158,9 +169,9 @@ inline std::string non_finite_average_message(std::size_t worker, std::size_t st
 template <class Comm, class V>
 std::pair<std::vector<std::size_t>, std::size_t> non_finite_workers(Comm& comm, const V& mine, bool left_out,
                                                                     std::size_t step) {
-  std::vector<double> status(comm.size(), 0.0);  // 0: averaged and finite, 1: averaged and not, 2: left out
-  status[comm.rank()] = left_out ? 2.0 : all_finite(mine) ? 0.0 : 1.0;
-  comm.all_reduce_sum(status);
+  // 0: averaged and finite, 1: averaged and not, 2: left out
+  const double mine_status = left_out ? 2.0 : all_finite(mine) ? 0.0 : 1.0;
+  const std::vector<double> status = gather_values(comm, std::span<const double>(&mine_status, 1));
   std::vector<std::size_t> bad;
   std::size_t finite = 0;
   for (std::size_t r = 0; r < status.size(); ++r) {
@@ -177,12 +188,8 @@ std::pair<std::vector<std::size_t>, std::size_t> non_finite_workers(Comm& comm, 
 /// all-reduce (what max_drift's adaptive Θ calibrates on).
 template <class Comm>
 double largest_drift(Comm& comm, double mine) {
-  std::vector<double> all(comm.size(), 0.0);
-  all[comm.rank()] = mine;
-  comm.all_reduce_sum(all);
-  double largest = 0.0;
-  for (const double x : all) largest = std::max(largest, x);
-  return largest;
+  const std::vector<double> all = gather_values(comm, std::span<const double>(&mine, 1));
+  return *std::max_element(all.begin(), all.end());
 }
 
 /// Some worker flagged its local state. A second small all-reduce carries every faulty
@@ -190,13 +197,9 @@ double largest_drift(Comm& comm, double mine) {
 template <class Comm>
 std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm,
                                                                  const std::optional<state_fault>& mine) {
-  std::vector<double> all(3 * comm.size(), 0.0);
-  if (mine) {
-    all[3 * comm.rank()] = double(mine->field) + 1.0;
-    all[3 * comm.rank() + 1] = mine->value;
-    all[3 * comm.rank() + 2] = double(int(mine->kind));
-  }
-  comm.all_reduce_sum(all);
+  double own[3] = {0.0, 0.0, 0.0};
+  if (mine) own[0] = double(mine->field) + 1.0, own[1] = mine->value, own[2] = double(int(mine->kind));
+  const std::vector<double> all = gather_values(comm, own);
   std::vector<std::pair<std::size_t, state_fault>> faults;
   for (std::size_t r = 0; r < comm.size(); ++r)
     if (all[3 * r] != 0.0)
@@ -207,9 +210,8 @@ std::vector<std::pair<std::size_t, state_fault>> gather_faults(Comm& comm,
 /// Checks that every worker has d parameters; names the first that differs.
 template <class Comm>
 void check_same_dim(Comm& comm, std::size_t dim) {
-  std::vector<double> dims(comm.size(), 0.0);
-  dims[comm.rank()] = double(dim);
-  comm.all_reduce_sum(dims);
+  const double mine = double(dim);
+  const std::vector<double> dims = gather_values(comm, std::span<const double>(&mine, 1));
   for (std::size_t r = 0; r < dims.size(); ++r)
     if (dims[r] != dims[0])
       throw everywhere<invalid_argument>(concat(
@@ -217,238 +219,290 @@ void check_same_dim(Comm& comm, std::size_t dim) {
           std::size_t(dims[0]), ": every worker must train the same model"));
 }
 
-/// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
-/// constructed; the caller returns shared->res from one replica.
+/// The run of one worker (this rank's), as named phases. Every step:
+///   w.step() → check_and_decide (local state → all-reduce → decide) → sync, if decided
+///   (average → aggregator → every worker takes the global model → policy's on_sync) →
+///   end_of_step (epoch-end average, step and epoch callbacks) → a checkpoint when due;
+/// start() before the first step, finish() after the last. `shared` is this process's
+/// replica of the run state (one for all in-process workers, one per MPI rank).
 template <class Comm, class W, class Policy, class Aggregator, class Space, class Callbacks>
-void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, Space>& shared,
-              const Policy& policy, const Aggregator& agg, const options& opt,
-              Callbacks& callbacks) {
+class training_loop {
+ public:
   using T = param_type_t<W>;
+  using state_type = run_state<T, Policy, Aggregator, Space>;
+  static constexpr bool on_host = std::same_as<Space, host_space>;
   static_assert(std::same_as<Space, param_space_t<W>>, "fda: the run state's memory space is not the worker's");
-  constexpr bool on_host = std::same_as<Space, host_space>;
-  if constexpr (!on_host)
-    if (!opt.checkpoint_path.empty() || opt.resume)
-      throw everywhere<invalid_argument>(device_checkpoint_message());
-  const auto start = std::chrono::steady_clock::now();
-  const auto mine = fda::view(w.params());
-  const param_view<const T, Space> mine_const = mine;
-  const std::size_t k = comm.size(), d = mine.size(), rank = comm.rank();
-  const std::size_t total = opt.total_steps(), spe = opt.steps_per_epoch;
-  const auto& monitor = shared.monitor;
-  const double weight = [&] {
+
+  training_loop(Comm& comm, W& w, state_type& shared, const Policy& policy, const Aggregator& agg,
+                const options& opt, Callbacks& callbacks)
+      : comm_(comm), w_(w), shared_(shared), opt_(opt), callbacks_(callbacks),
+        mine_(fda::view(w.params())), mine_const_(mine_), k_(comm.size()), d_(mine_.size()), rank_(comm.rank()),
+        total_(opt.total_steps()), spe_(opt.steps_per_epoch), weight_(weight_of(w, agg)),
+        rule_(combine_rule_of(agg)), adaptive_(adaptive_threshold(policy)), alone_(k_ == 1),
+        nothing_to_sync_(alone_ && replaces_model<T>(agg)),
+        identity_{std::string(Policy::name), describe_aggregator(agg), k_, d_, sizeof(T), opt.seed, spe_,
+                  opt.check_every},
+        state_(shared.monitor.state_size() + 1) {}
+
+  /// Runs the worker to the end of the run.
+  void run() {
+    start();
+    for (std::size_t step = first_step_; step <= total_ && !stop_; ++step) {
+      steps_ = step;
+      w_.step();
+      ++in_round_;
+      if (opt_.check_finite_every_step && opt_.on_bad_state == on_fault::fail && !all_finite(mine_))
+        non_finite_params(rank_, step);
+      // (Otherwise non-finite parameters show in the next local state or the next average: of
+      // a sync, an epoch's end or the run's end, whatever the policy and cadence.)
+      decision dec = check_and_decide();
+      if (nothing_to_sync_) dec.sync = false;
+      if (dec.sync) sync(dec);
+      end_of_step(dec);
+      if (opt_.checkpoint_every && step % opt_.checkpoint_every == 0 && !opt_.checkpoint_path.empty()) save();
+    }
+    finish();
+  }
+
+ private:
+  static constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
+  static constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
+  static constexpr bool calibrates_on_drift = calibration_of<Policy>() == calibration::max_sq_drift;
+
+  static double weight_of(W& w, const Aggregator& agg) {
     if constexpr (counts_samples<W>)
       return weights_by_samples(agg) ? double(w.samples()) : 1.0;
     else
       return 1.0;
-  }();
-  const auto rule = combine_rule_of(agg);  // the mean, or an order statistic (robust.hpp)
-  const std::uint64_t sync_cost = 2ull * k * 4ull * d;
-  const std::uint64_t check_cost = std::uint64_t(k) * monitor.state_bytes();
-  const bool adaptive = adaptive_threshold(policy);
-  const std::uint64_t variance_cost = adaptive ? 4ull * k : 0ull;
-  // One worker: its variance is 0, so no estimate is worth sending, and a sync that only
-  // replaces the model by the average of one model changes nothing: none happens. With a
-  // server optimizer a sync is still a server step, taken as the policy schedules it (a
-  // threshold policy: when an adaptive Θ's round limits force it; a fixed Θ: never).
-  const bool alone = k == 1;
-  const bool nothing_to_sync = alone && replaces_model<T>(agg);
-  constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
-  constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
-
-  // Every worker starts from worker 0's model.
-  comm.broadcast(mine_const, buffer_of(shared.w0));
-  copy(shared.w0, mine);
-  const run_info info{d, k, spe, opt.check_every, opt.seed};
-  comm.serial([&] { shared.res = result{}; });
-  // Callbacks run on one worker (rank 0); what they decide reaches every worker.
-  bool stop = comm.root_says([&] { return call_hooks(on_begin_hook{}, callbacks, info); });
-
-  const run_identity identity{std::string(Policy::name), detail::describe_aggregator(agg), k, d, sizeof(T), opt.seed, spe, opt.check_every};
-  std::size_t first_step = 1;
-  std::size_t in_round = 0, syncs = 0, checks = 0, steps = 0;
-  if (opt.resume) {
-    if (opt.checkpoint_path.empty())
-      throw everywhere<invalid_argument>("fda::train: options.resume is set but options.checkpoint_path is empty");
-    if constexpr (on_host) {  // (device parameters: refused above)
-      const run_position pos = resume_checkpoint(comm, w, shared, identity, total, opt.checkpoint_path);
-      steps = pos.step, in_round = pos.in_round, syncs = pos.syncs, checks = pos.checks;
-      first_step = steps + 1;
-    }
   }
-  if (alone)
-    comm.serial([&] {
-      shared.res.notes.push_back(nothing_to_sync
-          ? "K = 1: one worker has nothing to average with, so the run took no syncs and sent no monitoring"
-          : "K = 1: the variance of one worker is 0, so no monitoring was sent; a sync is a server step, taken "
-            "only when the policy's schedule or an adaptive theta's round limit forces it");
-    });
-  std::size_t saved_at = std::size_t(-1);
-  auto save = [&] {
-    saved_at = steps;
-    if constexpr (on_host)
-      save_checkpoint(comm, w, shared, identity, run_position{steps, in_round, syncs, checks}, opt.checkpoint_path);
-  };
 
+  const auto& monitor() const { return shared_.monitor; }
 
-  // The local state, then one flag: whether it is faulty (so the all-reduce tells everyone).
-  std::vector<double> state(monitor.state_size() + 1);
-  const std::span<double> fields(state.data(), monitor.state_size());
-  // Faulty local states: fail, or (on_fault::exclude) estimate from the others and leave
-  // the faulty workers out of the averages until the next sync.
-  bool excluded = false;
-  auto handle_faults = [&](const std::optional<state_fault>& mine_fault, std::size_t step) {
-    const auto faults = gather_faults(comm, mine_fault);
+  /// Every worker takes worker 0's model; callbacks' on_begin; a resumed run's position.
+  void start() {
+    if constexpr (!on_host)
+      if (!opt_.checkpoint_path.empty() || opt_.resume) throw everywhere<invalid_argument>(device_checkpoint_message());
+    comm_.broadcast(mine_const_, buffer_of(shared_.w0));
+    copy(shared_.w0, mine_);
+    const run_info info{d_, k_, spe_, opt_.check_every, opt_.seed};
+    comm_.serial([&] { shared_.res = result{}; });
+    // Callbacks run on one worker (rank 0); what they decide reaches every worker.
+    stop_ = comm_.root_says([&] { return call_hooks(on_begin_hook{}, callbacks_, info); });
+    if (opt_.resume) {
+      if (opt_.checkpoint_path.empty())
+        throw everywhere<invalid_argument>("fda::train: options.resume is set but options.checkpoint_path is empty");
+      if constexpr (on_host) {  // (device parameters: refused above)
+        const run_position pos = resume_checkpoint(comm_, w_, shared_, identity_, total_, opt_.checkpoint_path);
+        steps_ = pos.step, in_round_ = pos.in_round, syncs_ = pos.syncs, checks_ = pos.checks;
+        first_step_ = steps_ + 1;
+      }
+    }
+    // One worker: its variance is 0, so no estimate is worth sending, and a sync that only
+    // replaces the model by the average of one model changes nothing: none happens. With a
+    // server optimizer a sync is still a server step, taken as the policy schedules it (a
+    // threshold policy: when an adaptive Θ's round limits force it; a fixed Θ: never).
+    if (alone_)
+      comm_.serial([&] {
+        shared_.res.notes.push_back(nothing_to_sync_
+            ? "K = 1: one worker has nothing to average with, so the run took no syncs and sent no monitoring"
+            : "K = 1: the variance of one worker is 0, so no monitoring was sent; a sync is a server step, taken "
+              "only when the policy's schedule or an adaptive theta's round limit forces it");
+      });
+  }
+
+  /// At a check: this worker's local state, then one flag (faulty?) that travels with it,
+  /// summed over the workers; then the decision, identical on every worker.
+  decision check_and_decide() {
+    const std::span<double> fields(state_.data(), monitor().state_size());
+    const bool check = !alone_ && monitor().checks_at(in_round_);
+    if (check) {
+      monitor().local_state(mine_, shared_.w0, fields);
+      const auto fault = find_state_fault(monitor(), fields);
+      if (fault) std::fill(fields.begin(), fields.end(), 0.0);  // (fail: unused; exclude: no vote)
+      state_.back() = fault ? 1.0 : 0.0;
+      comm_.all_reduce_sum(state_);
+      if (state_.back() != 0.0) handle_faults(fault, fields);
+      ++checks_;
+    }
+    return monitor().decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round_);
+  }
+
+  /// Faulty local states: fail, or (on_fault::exclude) estimate from the others and leave
+  /// the faulty workers out of the averages until the next sync.
+  void handle_faults(const std::optional<state_fault>& mine_fault, std::span<double> fields) {
+    const auto faults = gather_faults(comm_, mine_fault);
     const auto& [first, f] = faults.front();
-    if (opt.on_bad_state == on_fault::fail || faults.size() == k)
-      throw everywhere<numeric_error>(describe_state_fault(monitor, Policy::name, first, f, step) +
-                                      (faults.size() == k ? " (every worker's state is faulty: nothing to go on)" : ""));
-    const double scale = double(k) / double(k - faults.size());  // as if they were average
+    if (opt_.on_bad_state == on_fault::fail || faults.size() == k_)
+      throw everywhere<numeric_error>(describe_state_fault(monitor(), Policy::name, first, f, steps_) +
+                                      (faults.size() == k_ ? " (every worker's state is faulty: nothing to go on)" : ""));
+    const double scale = double(k_) / double(k_ - faults.size());  // as if they were average
     for (auto& x : fields) x *= scale;
-    if (mine_fault) excluded = true;
-    comm.serial([&] {
+    if (mine_fault) excluded_ = true;
+    comm_.serial([&] {
       for (const auto& [r, fr] : faults)
-        shared.res.faults.push_back({step, r, describe_state_fault(monitor, Policy::name, r, fr, step)});
+        shared_.res.faults.push_back({steps_, r, describe_state_fault(monitor(), Policy::name, r, fr, steps_)});
     });
-  };
-  // Averages the workers' models into shared.avg, weighted as the aggregator asks, without
-  // the workers left out. NaN or Inf in the average means some worker's parameters hold
-  // them: on_fault::fail throws everywhere naming the first; exclude logs them, leaves them
-  // out until the next sync gives them the global model, and averages the others again.
-  auto average_models = [&](std::size_t step) {
+  }
+
+  /// Averages the workers' models into shared.avg, weighted as the aggregator asks, without
+  /// the workers left out. NaN or Inf in the average means some worker's parameters hold
+  /// them: on_fault::fail throws everywhere naming the first; exclude logs them, leaves them
+  /// out until the next sync gives them the global model, and averages the others again.
+  average_stats average_models() {
     for (;;) {
-      const average_stats avg = comm.average(mine_const, excluded ? 0.0 : weight, buffer_of(shared.avg), rule);
+      const average_stats avg = comm_.average(mine_const_, excluded_ ? 0.0 : weight_, buffer_of(shared_.avg), rule_);
       if (avg.finite) return avg;
-      const auto found = non_finite_workers(comm, mine, excluded, step);
+      const auto found = non_finite_workers(comm_, mine_, excluded_, steps_);
       const std::vector<std::size_t>& bad = found.first;  // (a plain name: lambdas capture it)
-      if (opt.on_bad_state == on_fault::fail || found.second == 0)
-        throw everywhere<numeric_error>(non_finite_average_message(bad.front(), step) +
+      if (opt_.on_bad_state == on_fault::fail || found.second == 0)
+        throw everywhere<numeric_error>(non_finite_average_message(bad.front(), steps_) +
                                         (found.second == 0 ? " (no worker with finite parameters is left to average)" : ""));
-      if (std::find(bad.begin(), bad.end(), rank) != bad.end()) excluded = true;
-      comm.serial([&] {
+      if (std::find(bad.begin(), bad.end(), rank_) != bad.end()) excluded_ = true;
+      comm_.serial([&] {
         for (const std::size_t r : bad)
-          shared.res.faults.push_back({step, r, non_finite_average_message(r, step) + ": left out of the average"});
+          shared_.res.faults.push_back({steps_, r, non_finite_average_message(r, steps_) + ": left out of the average"});
       });
     }
-  };
-  // An adaptive Θ that a round could not calibrate (no variance) stays as it was: say so once.
-  bool noted_uncalibrated = false;
-  auto note_if_uncalibrated = [&](double measure, std::size_t step) {
-    if (!adaptive || noted_uncalibrated || (std::isfinite(measure) && measure > 0.0)) return;
-    noted_uncalibrated = true;
-    comm.serial([&] {
-      shared.res.notes.push_back(concat(
-          "adaptive theta: the round that ended at step ", step, " measured ",
-          calibration_of<Policy>() == calibration::max_sq_drift ? "a largest drift" : "a variance", " of ", measure,
-          ", which cannot calibrate theta (it would be 0); theta stays ", monitor.theta(),
-          std::isfinite(monitor.theta()) ? "" : " (rounds last the adaptive max_round, with no monitoring)",
+  }
+
+  /// The sync: average, the aggregator's update of w0 (every replica alike), every worker
+  /// takes the new global model, the policy's on_sync with what the sync measured, callbacks.
+  void sync(const decision& dec) {
+    ++syncs_;
+    const average_stats avg = average_models();
+    sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round_};
+    if constexpr (calibrates_on_drift)  // (w0 is still the old one)
+      if (adaptive_) measured.max_sq_drift = largest_drift(comm_, excluded_ ? 0.0 : sq_distance(mine_, shared_.w0));
+    comm_.serial([&] {
+      if constexpr (replaces_model<Aggregator, T>()) {
+        // w0_prev ← w0, w0 ← avg, the old w0_prev becomes scratch: no pass over d.
+        std::swap(shared_.w0_prev, shared_.w0);
+        std::swap(shared_.w0, shared_.avg);
+      } else {
+        copy(shared_.w0, shared_.w0_prev);
+        shared_.server.apply(shared_.w0, shared_.avg);
+      }
+    });
+    copy(shared_.w0, mine_);  // every worker takes the new global model
+    excluded_ = false;        // which readmits an excluded one
+    const sync_record rec{steps_, dec.estimate, measured.variance, monitor().theta()};
+    comm_.serial([&] {
+      shared_.monitor.on_sync(shared_.w0, shared_.w0_prev, measured);
+      shared_.res.sync_log.push_back(rec);
+    });
+    note_if_uncalibrated(calibrates_on_drift ? measured.max_sq_drift : measured.variance);
+    if (comm_.root_says([&] { return call_hooks(on_sync_hook{}, callbacks_, rec); })) stop_ = true;
+    in_round_ = 0;
+  }
+
+  /// An adaptive Θ that a round could not calibrate (no variance) stays as it was: say so once.
+  void note_if_uncalibrated(double measure) {
+    if (!adaptive_ || noted_uncalibrated_ || (std::isfinite(measure) && measure > 0.0)) return;
+    noted_uncalibrated_ = true;
+    comm_.serial([&] {
+      shared_.res.notes.push_back(concat(
+          "adaptive theta: the round that ended at step ", steps_, " measured ",
+          calibrates_on_drift ? "a largest drift" : "a variance", " of ", measure,
+          ", which cannot calibrate theta (it would be 0); theta stays ", monitor().theta(),
+          std::isfinite(monitor().theta()) ? "" : " (rounds last the adaptive max_round, with no monitoring)",
           " until a round measures a positive value; later such rounds are not noted"));
     });
-  };
-  // The counters of the cost model (fda-spec.md §7), derived from what happened.
-  auto count = [&](result& res) {
-    res.steps = steps;
-    res.syncs = syncs;
-    res.checks = checks;
-    res.sync_bytes = syncs * sync_cost;
-    res.monitor_bytes = checks * check_cost + syncs * variance_cost;
-    res.wall_seconds = seconds_since(start);
-  };
-  for (std::size_t step = first_step; step <= total && !stop; ++step) {
-    steps = step;
-    w.step();
-    ++in_round;
-    if (opt.check_finite_every_step && opt.on_bad_state == on_fault::fail && !all_finite(mine))
-      non_finite_params(rank, step);
-    // (Otherwise non-finite parameters show in the next local state or the next average: of
-    // a sync, an epoch's end or the run's end, whatever the policy and cadence.)
-
-    const bool check = !alone && monitor.checks_at(in_round);
-    if (check) {
-      monitor.local_state(mine, shared.w0, fields);
-      const auto fault = find_state_fault(monitor, fields);
-      if (fault) std::fill(fields.begin(), fields.end(), 0.0);  // (fail: unused; exclude: no vote)
-      state.back() = fault ? 1.0 : 0.0;
-      comm.all_reduce_sum(state);
-      if (state.back() != 0.0) handle_faults(fault, step);
-      ++checks;
-    }
-    decision dec = monitor.decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round);
-    if (nothing_to_sync) dec.sync = false;
-
-    if (dec.sync) {
-      ++syncs;
-      const average_stats avg = average_models(step);
-      sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round};
-      if constexpr (calibration_of<Policy>() == calibration::max_sq_drift)  // (w0 is still the old one)
-        if (adaptive) measured.max_sq_drift = largest_drift(comm, excluded ? 0.0 : sq_distance(mine, shared.w0));
-      comm.serial([&] {
-        if constexpr (replaces_model<Aggregator, T>()) {
-          // w0_prev ← w0, w0 ← avg, the old w0_prev becomes scratch: no pass over d.
-          std::swap(shared.w0_prev, shared.w0);
-          std::swap(shared.w0, shared.avg);
-        } else {
-          copy(shared.w0, shared.w0_prev);
-          shared.server.apply(shared.w0, shared.avg);
-        }
-      });
-      copy(shared.w0, mine);  // every worker takes the new global model
-      excluded = false;       // which readmits an excluded one
-      const sync_record rec{step, dec.estimate, measured.variance, monitor.theta()};
-      comm.serial([&] {
-        shared.monitor.on_sync(shared.w0, shared.w0_prev, measured);
-        shared.res.sync_log.push_back(rec);
-      });
-      note_if_uncalibrated(calibration_of<Policy>() == calibration::max_sq_drift ? measured.max_sq_drift
-                                                                                  : measured.variance, step);
-      if (comm.root_says([&] { return call_hooks(on_sync_hook{}, callbacks, rec); })) stop = true;
-      in_round = 0;
-    }
-
-    const bool epoch_end = spe && step % spe == 0;
-    if constexpr (wants_epochs)
-      if (epoch_end) average_models(step);
-    if (wants_steps || (wants_epochs && epoch_end)) {
-      comm.serial([&] { count(shared.res); });
-      const bool said_stop = comm.root_says([&] {
-        const auto& res = shared.res;
-        bool halt = false;
-        if constexpr (wants_steps) {
-          const step_info s{step, total, syncs, res.monitor_bytes, res.sync_bytes, dec.sync,
-                            dec.estimate, monitor.theta(), res.wall_seconds};
-          halt = call_hooks(on_step_hook{}, callbacks, s);
-        }
-        if constexpr (wants_epochs)
-          if (epoch_end) {
-            std::vector<T> staged, staged_global;  // device parameters: copied to the host
-            const std::span<const T> averaged = host_span(shared.avg, staged);
-            const std::span<const T> global = nothing_to_sync ? averaged : host_span(shared.w0, staged_global);
-            epoch_info<T> e{step / spe, step, total, syncs, res.monitor_bytes, res.sync_bytes,
-                            monitor.theta(), res.wall_seconds, averaged, global, {}};
-            halt = call_hooks(on_epoch_hook{}, callbacks, e) || halt;
-          }
-        return halt;
-      });
-      if (said_stop) stop = true;
-    }
-    if (opt.checkpoint_every && step % opt.checkpoint_every == 0 && !opt.checkpoint_path.empty()) save();
   }
-  if (!opt.checkpoint_path.empty() && saved_at != steps) save();
 
-  // The final model: the workers' average, weighted as the aggregator weights them (an
-  // instrument, not counted), and the server's global model.
-  average_models(steps);
-  comm.serial([&] {
-    auto& res = shared.res;
-    count(res);
-    res.stopped_by_callback = stop;
-    res.final_theta = monitor.theta();
-    to_host_doubles(shared.avg, res.model);
-    to_host_doubles(nothing_to_sync ? shared.avg : shared.w0, res.global_model);
-  });
-  comm.root_says([&] {
-    call_hooks(on_end_hook{}, callbacks, std::as_const(shared.res));
-    return false;
-  });
+  /// The step's callbacks (on_step; at an epoch's end on_epoch, with the averaged model),
+  /// run on rank 0, and the stop they may ask for. Nothing when no callback has these hooks.
+  void end_of_step(const decision& dec) {
+    const bool epoch_end = spe_ && steps_ % spe_ == 0;
+    if constexpr (wants_epochs)
+      if (epoch_end) average_models();
+    if (!(wants_steps || (wants_epochs && epoch_end))) return;
+    comm_.serial([&] { count(shared_.res); });
+    const bool said_stop = comm_.root_says([&] {
+      const auto& res = shared_.res;
+      bool halt = false;
+      if constexpr (wants_steps) {
+        const step_info s{steps_, total_, syncs_, res.monitor_bytes, res.sync_bytes, dec.sync,
+                          dec.estimate, monitor().theta(), res.wall_seconds};
+        halt = call_hooks(on_step_hook{}, callbacks_, s);
+      }
+      if constexpr (wants_epochs)
+        if (epoch_end) {
+          std::vector<T> staged, staged_global;  // device parameters: copied to the host
+          const std::span<const T> averaged = host_span(shared_.avg, staged);
+          const std::span<const T> global = nothing_to_sync_ ? averaged : host_span(shared_.w0, staged_global);
+          epoch_info<T> e{steps_ / spe_, steps_, total_, syncs_, res.monitor_bytes, res.sync_bytes,
+                          monitor().theta(), res.wall_seconds, averaged, global, {}};
+          halt = call_hooks(on_epoch_hook{}, callbacks_, e) || halt;
+        }
+      return halt;
+    });
+    if (said_stop) stop_ = true;
+  }
+
+  /// The counters of the cost model (fda-spec.md §7), derived from what happened.
+  void count(result& res) const {
+    const std::uint64_t sync_cost = 2ull * k_ * 4ull * d_, check_cost = std::uint64_t(k_) * monitor().state_bytes();
+    const std::uint64_t variance_cost = adaptive_ ? 4ull * k_ : 0ull;  // each worker's ||w_k - w̄||² at a sync
+    res.steps = steps_;
+    res.syncs = syncs_;
+    res.checks = checks_;
+    res.sync_bytes = syncs_ * sync_cost;
+    res.monitor_bytes = checks_ * check_cost + syncs_ * variance_cost;
+    res.wall_seconds = seconds_since(start_);
+  }
+
+  void save() {
+    saved_at_ = steps_;
+    if constexpr (on_host)
+      save_checkpoint(comm_, w_, shared_, identity_, run_position{steps_, in_round_, syncs_, checks_},
+                      opt_.checkpoint_path);
+  }
+
+  /// The last checkpoint; the final models: the workers' average, weighted as the
+  /// aggregator weights them (an instrument, not counted), and the server's global model;
+  /// the result; on_end.
+  void finish() {
+    if (!opt_.checkpoint_path.empty() && saved_at_ != steps_) save();
+    average_models();
+    comm_.serial([&] {
+      auto& res = shared_.res;
+      count(res);
+      res.stopped_by_callback = stop_;
+      res.final_theta = monitor().theta();
+      to_host_doubles(shared_.avg, res.model);
+      to_host_doubles(nothing_to_sync_ ? shared_.avg : shared_.w0, res.global_model);
+    });
+    comm_.root_says([&] {
+      call_hooks(on_end_hook{}, callbacks_, std::as_const(shared_.res));
+      return false;
+    });
+  }
+
+  Comm& comm_;
+  W& w_;
+  state_type& shared_;
+  const options& opt_;
+  Callbacks& callbacks_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  const decltype(fda::view(std::declval<W&>().params())) mine_;  // this worker's parameters
+  const param_view<const T, Space> mine_const_;
+  const std::size_t k_, d_, rank_, total_, spe_;
+  const double weight_;           // in the averages (sample count for weighted aggregators)
+  const combine_rule rule_;       // the mean, or an order statistic (robust.hpp)
+  const bool adaptive_, alone_, nothing_to_sync_;
+  const run_identity identity_;   // what a checkpoint must match
+  std::vector<double> state_;     // the local state, then the faulty flag
+  std::size_t first_step_ = 1, in_round_ = 0, syncs_ = 0, checks_ = 0, steps_ = 0;
+  std::size_t saved_at_ = std::size_t(-1);
+  bool stop_ = false, excluded_ = false, noted_uncalibrated_ = false;
+};
+
+/// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
+/// constructed; the caller returns shared->res from one replica.
+template <class Comm, class W, class Policy, class Aggregator, class Space, class Callbacks>
+void run_spmd(Comm& comm, W& w, run_state<param_type_t<W>, Policy, Aggregator, Space>& shared,
+              const Policy& policy, const Aggregator& agg, const options& opt, Callbacks& callbacks) {
+  training_loop<Comm, W, Policy, Aggregator, Space, Callbacks>(comm, w, shared, policy, agg, opt, callbacks).run();
 }
 
 }  // namespace fda::detail
