@@ -440,12 +440,12 @@ struct described {    // describe() wins over name
 };
 }  // namespace
 
-TEST_CASE("detail::describe_aggregator: describe(), else name, else the documented fallback") {
-  CHECK(fda::detail::describe_aggregator(fda::fedadam{.lr = 0.02}) == fda::fedadam{.lr = 0.02}.describe());
-  CHECK(fda::detail::describe_aggregator(fda::mean{}) == "mean");
-  CHECK(fda::detail::describe_aggregator(described{}) == "mine{lr=0.5}");
-  CHECK(fda::detail::describe_aggregator(named_only{}) == "my_rule");
-  CHECK(fda::detail::describe_aggregator(anonymous{}) == "(unnamed aggregator)");
+TEST_CASE("fda::describe_aggregator: describe(), else name, else the documented fallback") {
+  CHECK(fda::describe_aggregator(fda::fedadam{.lr = 0.02}) == fda::fedadam{.lr = 0.02}.describe());
+  CHECK(fda::describe_aggregator(fda::mean{}) == "mean");
+  CHECK(fda::describe_aggregator(described{}) == "mine{lr=0.5}");
+  CHECK(fda::describe_aggregator(named_only{}) == "my_rule");
+  CHECK(fda::describe_aggregator(anonymous{}) == "(unnamed aggregator)");
   CHECK(fda::detail::shortest(std::numeric_limits<double>::infinity()) == "inf");
 }
 

@@ -36,8 +36,8 @@ inline any_optimizer make_optimizer(const std::string& name, double lr) {
 inline const std::vector<std::size_t>& shard_of(const std::vector<std::vector<std::size_t>>& shards, std::size_t rank,
                                                 const std::string& partition) {
   if (rank >= shards.size() || shards[rank].empty())
-    fda::detail::fail("worker ", rank, " of K = ", shards.size(), " has no training examples under the partition ",
-                      partition);
+    throw fda::invalid_argument("worker " + std::to_string(rank) + " of K = " + std::to_string(shards.size()) +
+                                " has no training examples under the partition " + partition);
   return shards[rank];
 }
 
@@ -121,8 +121,8 @@ struct server_opt {
       config;
 
   /// The robust ones combine the workers' values by an order statistic.
-  fda::detail::combine_rule combine_rule() const {
-    return std::visit([](const auto& c) { return fda::detail::combine_rule_of(c); }, config);
+  fda::combine_rule combine_rule() const {
+    return std::visit([](const auto& c) { return fda::combine_rule_of(c); }, config);
   }
 
   /// True for the choices whose new global model is the workers' average itself (mean and
@@ -134,7 +134,7 @@ struct server_opt {
   /// The chosen aggregator's name and settings ("fedadam{lr=0.01, ...}"): what a checkpoint's
   /// run record holds, so --resume with another --server-opt or --server-lr is refused by name.
   std::string describe() const {
-    return std::visit([](const auto& c) { return fda::detail::describe_aggregator(c); }, config);
+    return std::visit([](const auto& c) { return fda::describe_aggregator(c); }, config);
   }
 
   template <class T>

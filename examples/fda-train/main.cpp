@@ -229,7 +229,7 @@ void define_options(CLI::App& app, settings& s) {
 }
 
 /// Human-readable bytes for the table.
-std::string bytes(std::uint64_t b) { return fda::detail::human_bytes(b); }
+std::string bytes(std::uint64_t b) { return fda::human_bytes(b); }
 
 void print_table(const std::vector<outcome>& runs, const settings& s) {
   std::printf("\n%-12s %-9s %8s %7s %10s %10s %10s %9s %9s", "policy", "theta", "steps", "syncs",
@@ -266,7 +266,7 @@ void print_notes(const std::vector<outcome>& runs) {
 }
 
 void write_json(const std::vector<outcome>& runs, const settings& s, std::ostream& out) {
-  using fda::detail::json_number, fda::detail::json_string;
+  using fda::json_number, fda::json_string;
   out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
       << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
@@ -484,7 +484,7 @@ int main(int argc, char** argv) {
   try {
     return run(s, job);
   } catch (const std::exception& e) {
-    if (!fda::detail::is_raised_everywhere(e)) job.comm->abort(e.what());  // the others may be waiting
+    if (!fda::is_raised_everywhere(e)) job.comm->abort(e.what());  // the others may be waiting
     if (job.rank == 0) std::fprintf(stderr, "fda-train: %s\n", e.what());
     return 1;
   }

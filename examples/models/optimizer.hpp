@@ -12,7 +12,6 @@
 /// a jolt after every sync. reset() is there for experiments that want a fresh optimizer
 /// per round (FedAvg-style clients).
 #include <Eigen/Core>
-#include <fda/aggregate/aggregator.hpp>
 #include <fda/error.hpp>
 
 #include <algorithm>
@@ -34,7 +33,7 @@ inline void check_sizes(std::size_t params, std::size_t grads, std::size_t state
 /// The learning rate's check, shared by both optimizers and by set_lr: a NaN, infinite or
 /// non-positive rate would silently turn every parameter NaN or make the step a no-op.
 inline void require_lr(const char* optimizer, double lr) {
-  fda::detail::require_positive((std::string(optimizer) + ": lr").c_str(), lr);
+  fda::require_positive((std::string(optimizer) + ": lr").c_str(), lr);
 }
 }  // namespace detail
 
@@ -55,7 +54,7 @@ class sgd {
   sgd() = default;
   explicit sgd(options o) : opt_(o) {
     detail::require_lr("fda::models::sgd", opt_.lr);
-    fda::detail::require_fraction("fda::models::sgd: momentum", opt_.momentum);
+    fda::require_fraction("fda::models::sgd: momentum", opt_.momentum);
   }
 
   const options& settings() const { return opt_; }
@@ -124,9 +123,9 @@ class adam {
   adam() = default;
   explicit adam(options o) : opt_(o) {
     detail::require_lr("fda::models::adam", opt_.lr);
-    fda::detail::require_fraction("fda::models::adam: beta1", opt_.beta1);
-    fda::detail::require_fraction("fda::models::adam: beta2", opt_.beta2);
-    fda::detail::require_positive("fda::models::adam: eps", opt_.eps);
+    fda::require_fraction("fda::models::adam: beta1", opt_.beta1);
+    fda::require_fraction("fda::models::adam: beta2", opt_.beta2);
+    fda::require_positive("fda::models::adam: eps", opt_.eps);
   }
 
   const options& settings() const { return opt_; }

@@ -5,7 +5,7 @@
 /// to continue from the file. fda::train then saves, every checkpoint_every steps and at
 /// the end of the run:
 ///   - the run: policy name, aggregator (its name and settings, as
-///     detail::describe_aggregator writes them), K, d, parameter type, seed, steps per
+///     fda::describe_aggregator writes them), K, d, parameter type, seed, steps per
 ///     epoch, check cadence,
 ///     the step reached, the step within the round, the counters and the sync log;
 ///   - the shared state: the global model w0 and the previous one, the policy's state

@@ -44,24 +44,47 @@ struct everywhere : Error, raised_everywhere {
   using Error::Error;
 };
 
+}  // namespace detail
+
+/// True for an error that every worker raised alike, at the same point, because a collective
+/// told them all: an MPI program need not abort the other ranks for it (they raise it too).
 inline bool is_raised_everywhere(const std::exception& e) {
-  return dynamic_cast<const raised_everywhere*>(&e) != nullptr;
+  return dynamic_cast<const detail::raised_everywhere*>(&e) != nullptr;
 }
 
-/// Throws unless `value` is finite and >= 0; `where` names the field ("fda::linear_fda: theta").
+// Checks of a setting, for fda's own types and for plug-ins (a policy, an aggregator, an
+// optimizer): each throws fda::invalid_argument naming the field and the value. `where`
+// names the field ("fda::fedadam: lr").
+
+/// Throws unless `value` is finite and >= 0.
 inline void require_non_negative(const char* where, double value) {
   if (!(std::isfinite(value) && value >= 0.0))
-    fail(where, " = ", value, " is invalid: it must be a finite number >= 0");
+    detail::fail(where, " = ", value, " is invalid: it must be a finite number >= 0");
 }
 
+/// Throws unless `value` is finite and > 0.
 inline void require_positive(const char* where, double value) {
   if (!(std::isfinite(value) && value > 0.0))
-    fail(where, " = ", value, " is invalid: it must be a finite number > 0");
+    detail::fail(where, " = ", value, " is invalid: it must be a finite number > 0");
 }
 
+/// Throws unless 0 <= value < 1 (momentum and decay rates); NaN and ±Inf fail too.
+inline void require_fraction(const char* where, double value) {
+  if (!(std::isfinite(value) && value >= 0.0 && value < 1.0))
+    detail::fail(where, " = ", value, " is invalid: it must be in [0, 1)");
+}
+
+/// Throws unless `value` >= `least`.
 inline void require_at_least(const char* where, std::size_t value, std::size_t least) {
-  if (value < least) fail(where, " = ", value, " is invalid: it must be >= ", least);
+  if (value < least) detail::fail(where, " = ", value, " is invalid: it must be >= ", least);
 }
 
+namespace detail {
+using fda::is_raised_everywhere;
+using fda::require_at_least;
+using fda::require_fraction;
+using fda::require_non_negative;
+using fda::require_positive;
 }  // namespace detail
+
 }  // namespace fda

@@ -1,5 +1,5 @@
 #pragma once
-/// Variance thresholds Θ: fixed, or adaptive after FDA-Opt (fda-spec.md §4).
+/// Variance thresholds Θ: fixed, or adaptive after FDA-Opt (docs/algorithm.md: Thresholds).
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -109,15 +109,13 @@ class threshold_state {
   }
 
   /// After a sync: the measured quantity (the exact variance, for max_drift the largest
-  /// drift) and the round's length in steps. Returns false when the measure could not
-  /// calibrate an adaptive Θ (0, NaN or Inf: Θ is kept, +∞ if never calibrated).
-  bool on_sync(double measure, std::size_t round_steps) {
-    if (!adaptive_) return true;
+  /// drift) and the round's length in steps. A measure that cannot calibrate (0, NaN or
+  /// Inf, or a Θ that would underflow to 0) keeps Θ: +∞ if never calibrated.
+  void on_sync(double measure, std::size_t round_steps) {
+    if (!adaptive_) return;
     calibrated_ = true;
     const double next = target_ / double(round_steps ? round_steps : 1) * measure;
-    if (!(std::isfinite(next) && next > 0.0 && round_steps > 0)) return false;  // (also an underflow to 0)
-    theta_ = next;
-    return true;
+    if (std::isfinite(next) && next > 0.0 && round_steps > 0) theta_ = next;
   }
 
   /// Visits what changes during a run (a checkpoint saves and restores exactly this).

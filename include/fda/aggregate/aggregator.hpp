@@ -18,7 +18,7 @@
 /// Optional, for checkpoints' run record and for logs: `static constexpr std::string_view
 /// name` and `std::string describe() const` (the name and every setting, e.g.
 /// "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"), which
-/// detail::describe_aggregator reads; every shipped aggregator has both.
+/// fda::describe_aggregator reads; every shipped aggregator has both.
 #include <charconv>
 #include <cmath>
 #include <concepts>
@@ -91,12 +91,6 @@ concept aggregator = std::is_class_v<A> && std::copy_constructible<A> &&
 
 namespace detail {
 
-/// Throws unless 0 <= value < 1 (momentum and decay rates); NaN and ±Inf fail too.
-inline void require_fraction(const char* where, double value) {
-  if (!(std::isfinite(value) && value >= 0.0 && value < 1.0))
-    fail(where, " = ", value, " is invalid: it must be in [0, 1)");
-}
-
 /// `value` in the shortest form that reads back as the same double (std::to_chars):
 /// 0.01, 0.30000000000000004, 1e-05, inf, nan.
 inline std::string shortest(double value) {
@@ -128,20 +122,6 @@ class description {
   int fields_ = 0;
 };
 
-/// What the run record of a checkpoint (and a log) says an aggregator is: a.describe()
-/// when it has one (its name and configuration), else A::name, else "(unnamed aggregator)"
-/// (a user aggregator with neither: a checkpoint then cannot tell two such apart, nor a
-/// change of their settings; give it `name` and `describe()`).
-template <class A>
-std::string describe_aggregator(const A& a) {
-  if constexpr (requires { { a.describe() } -> std::convertible_to<std::string>; })
-    return std::string(a.describe());
-  else if constexpr (requires { std::string_view(A::name); })
-    return std::string(std::string_view(A::name));
-  else
-    return "(unnamed aggregator)";
-}
-
 /// Rounds a double result into a parameter or state element.
 template <class E>
 void store(E& e, double value) {
@@ -166,4 +146,23 @@ void server_pass(const char* who, std::size_t dim, F f, X& x, const Avg& avg,
 }
 
 }  // namespace detail
+
+/// What the run record of a checkpoint (and a log) says an aggregator is: a.describe()
+/// when it has one (its name and configuration), else A::name, else "(unnamed aggregator)"
+/// (a user aggregator with neither: a checkpoint then cannot tell two such apart, nor a
+/// change of their settings; give it `name` and `describe()`).
+template <class A>
+std::string describe_aggregator(const A& a) {
+  if constexpr (requires { { a.describe() } -> std::convertible_to<std::string>; })
+    return std::string(a.describe());
+  else if constexpr (requires { std::string_view(A::name); })
+    return std::string(std::string_view(A::name));
+  else
+    return "(unnamed aggregator)";
+}
+
+namespace detail {
+using fda::describe_aggregator;
+}  // namespace detail
+
 }  // namespace fda

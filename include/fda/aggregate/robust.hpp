@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "../detail/average_share.hpp"
+#include "combine_rule.hpp"
 #include "../error.hpp"
 #include "mean.hpp"
 
@@ -29,7 +29,7 @@ struct coordinate_median {
   template <class T>
   using state = detail::mean_state<T>;
   /// How the trainer combines the workers' values of an element.
-  detail::combine_rule combine_rule() const { return {0.5}; }
+  fda::combine_rule combine_rule() const { return {0.5}; }
 };
 
 /// The per-element mean after dropping the ⌊trim · K⌋ smallest and largest values.
@@ -49,18 +49,7 @@ struct trimmed_mean {
     }
   };
   /// How the trainer combines the workers' values of an element.
-  detail::combine_rule combine_rule() const { return {trim}; }
+  fda::combine_rule combine_rule() const { return {trim}; }
 };
-
-namespace detail {
-/// The aggregator's rule for combining the workers' values: its combine_rule(), or the mean.
-template <class A>
-combine_rule combine_rule_of(const A& a) {
-  if constexpr (requires { a.combine_rule(); })
-    return a.combine_rule();
-  else
-    return {};
-}
-}  // namespace detail
 
 }  // namespace fda

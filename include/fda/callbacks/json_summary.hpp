@@ -11,7 +11,6 @@
 #include "callback.hpp"
 
 namespace fda {
-namespace detail {
 
 /// JSON has no NaN or infinity: those become null. Finite values use the shortest text
 /// that reads back as the same double.
@@ -49,6 +48,9 @@ inline std::string json_string(std::string_view text) {
   return out + "\"";
 }
 
+namespace detail {
+using fda::json_number;
+using fda::json_string;
 }  // namespace detail
 
 /// Writes the summary at on_end; every non-finite number is null.

@@ -28,18 +28,6 @@ inline std::string format_double(double value, std::chars_format fmt, int precis
   return r.ec == std::errc{} ? std::string(buf, r.ptr) : std::string("?");
 }
 
-/// Bytes in decimal units (1 KB = 1000 B, as network traffic is usually counted), with
-/// 3 significant digits: 1536 -> "1.54 KB", 999 -> "999 B", 2.5e9 -> "2.50 GB".
-inline std::string human_bytes(std::uint64_t bytes) {
-  if (bytes < 1000) return std::to_string(bytes) + " B";
-  static constexpr const char* units[] = {"KB", "MB", "GB"};
-  double v = double(bytes) / 1000.0;
-  std::size_t u = 0;
-  for (; v >= 999.5 && u + 1 < std::size(units); ++u) v /= 1000.0;  // 999.5 KB rounds to 1.00 MB
-  const int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0;
-  return format_double(v, std::chars_format::fixed, decimals) + " " + units[u];
-}
-
 /// Seconds as m:ss or h:mm:ss; "--:--" when unknown.
 inline std::string clock_time(double seconds) {
   if (!(seconds >= 0 && seconds < 1e9)) return "--:--";
@@ -57,6 +45,22 @@ inline bool stderr_is_terminal() {
 #endif
 }
 
+}  // namespace detail
+
+/// Bytes in decimal units (1 KB = 1000 B, as network traffic is usually counted), with
+/// 3 significant digits: 1536 -> "1.54 KB", 999 -> "999 B", 2.5e9 -> "2.50 GB".
+inline std::string human_bytes(std::uint64_t bytes) {
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  static constexpr const char* units[] = {"KB", "MB", "GB"};
+  double v = double(bytes) / 1000.0;
+  std::size_t u = 0;
+  for (; v >= 999.5 && u + 1 < std::size(units); ++u) v /= 1000.0;  // 999.5 KB rounds to 1.00 MB
+  const int decimals = v < 9.995 ? 2 : v < 99.95 ? 1 : 0;
+  return detail::format_double(v, std::chars_format::fixed, decimals) + " " + units[u];
+}
+
+namespace detail {
+using fda::human_bytes;
 }  // namespace detail
 
 /// Shows: label, bar, step/total, percent, syncs, bytes on the wire (monitoring + sync),

@@ -36,10 +36,10 @@
 #include <vector>
 
 #include "../detail/average_share.hpp"
-#include "average_stats.hpp"
 #include "../detail/traverse.hpp"
 #include "../error.hpp"
 #include "../params.hpp"
+#include "average_stats.hpp"
 
 namespace fda {
 
@@ -85,8 +85,6 @@ class abortable_barrier {
 }  // namespace detail
 
 class local_cluster;
-
-
 
 /// One worker thread's handle to the cluster's collectives.
 class cluster_comm {

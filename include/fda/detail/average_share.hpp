@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "../aggregate/combine_rule.hpp"
 #include "traverse.hpp"
 
 namespace fda::detail {
@@ -31,26 +32,6 @@ inline std::vector<double> averaging_coefficients(std::span<const double> weight
   for (std::size_t r = 0; r < weights.size(); ++r) coeff[r] = weights[r] / total;
   return coeff;
 }
-
-/// How the K values of one element become the aggregate: the weighted mean (trim < 0), or
-/// an order statistic that a few wild workers cannot move (robust aggregation): the values
-/// of the workers with a non-zero weight are sorted (NaN last) and v[drop, m − drop) is
-/// averaged, m being their number and drop = ⌊trim · m⌋ (trimmed mean); trim ≥ 0.5 takes
-/// the median (the middle value, or the mean of the middle two).
-struct combine_rule {
-  double trim = -1.0;
-
-  bool is_mean() const { return trim < 0.0; }
-  double operator()(std::span<double> v) const {
-    std::sort(v.begin(), v.end(), [](double a, double b) { return a < b || (!std::isnan(a) && std::isnan(b)); });
-    const std::size_t m = v.size();
-    if (trim >= 0.5) return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-    const auto drop = std::size_t(trim * double(m));
-    double s = 0.0;
-    for (std::size_t i = drop; i < m - drop; ++i) s += v[i];
-    return s / double(m - 2 * drop);
-  }
-};
 
 /// Averages one share, a block at a time, and keeps two sums over it: a finiteness probe
 /// (Σ x·0: NaN iff some average is not finite) and the workers' spread about the average,

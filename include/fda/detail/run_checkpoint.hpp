@@ -20,7 +20,7 @@
 namespace fda::detail {
 
 /// What identifies a run: a checkpoint resumes only the run that wrote it. `aggregator` is
-/// detail::describe_aggregator's text: the name and every setting ("fedadam{lr=0.01, ...}"),
+/// fda::describe_aggregator's text: the name and every setting ("fedadam{lr=0.01, ...}"),
 /// so another aggregator, or the same one configured otherwise, is refused by name.
 struct run_identity {
   std::string policy;
