@@ -72,7 +72,7 @@ struct sync_record {
   double theta = std::numeric_limits<double>::quiet_NaN();     ///< Θ in force during the round
 };
 
-/// Communication is counted by the cost model of fda-spec.md §7 (star topology, 4-byte
+/// Communication is counted by the cost model of docs/algorithm.md: Communication cost (star topology, 4-byte
 /// floats): a sync costs 2·K·4·d bytes; a monitoring check K · state_bytes. With an
 /// adaptive Θ every sync also costs 4·K bytes (each worker's ||w_k - w̄||²), counted as
 /// monitoring. Evaluating the averaged model is an instrument and is never counted.

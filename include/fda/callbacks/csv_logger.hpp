@@ -1,5 +1,5 @@
 #pragma once
-/// One CSV row per epoch with the metrics of fda-spec.md §9, ready for a plotting script.
+/// One CSV row per epoch with the metrics of docs/algorithm.md: Metrics, ready for a plotting script.
 /// Numbers are written in their shortest exact form (std::to_chars), so a row read back
 /// gives the same doubles; a value that is absent or not finite is an empty field.
 #include <charconv>

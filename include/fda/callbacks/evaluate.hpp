@@ -4,7 +4,7 @@
 ///
 /// This is an instrument of the experiment, not training traffic: the averaged model is
 /// formed by the trainer for measurement only, the workers never receive it, and it adds
-/// nothing to monitor_bytes or sync_bytes (fda-spec.md §7, §9).
+/// nothing to monitor_bytes or sync_bytes (docs/algorithm.md: Communication cost, Metrics).
 ///
 ///   auto eval = fda::evaluate_average([&](std::span<const float> w) { return accuracy(w); });
 ///   auto both = fda::evaluate_average([&](std::span<const float> w) {

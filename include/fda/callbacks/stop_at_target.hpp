@@ -1,6 +1,6 @@
 #pragma once
 /// Ends a run when a metric reaches a target, and records what it cost to get there:
-/// the "bytes to reach accuracy X" figure by which fda-spec.md §7 compares policies.
+/// the "bytes to reach accuracy X" figure by which docs/algorithm.md: Communication cost compares policies.
 ///
 ///   fda::stop_at_target stop{.metric = "test_accuracy", .target = 0.85};
 ///   fda::train(cluster, make_worker, policy, fda::mean{}, opts, evaluator, stop);

@@ -1,5 +1,5 @@
 #pragma once
-/// How a labelled training set is split among K workers (fda-spec.md §8). Standard library
+/// How a labelled training set is split among K workers (docs/algorithm.md: Data splits). Standard library
 /// only. Every scheme takes the labels, K and a seed, and returns each worker's example
 /// indices, ascending (the trainer shuffles them per epoch). Each result is a partition:
 /// every example at exactly one worker, and no worker empty; where a scheme cannot give
@@ -309,7 +309,7 @@ inline std::vector<std::vector<std::size_t>> partition_shards(std::span<const st
   return detail::ascending(std::move(out));
 }
 
-/// The partition schemes of fda-spec.md §8, as parse_partition names them.
+/// The partition schemes of docs/algorithm.md: Data splits, as parse_partition names them.
 enum class partition_scheme {
   iid,        ///< seeded shuffle, K near-equal shards
   sorted,     ///< a fraction β sorted by label, the rest IID

@@ -439,7 +439,7 @@ class training_loop {
     if (said_stop) stop_ = true;
   }
 
-  /// The counters of the cost model (fda-spec.md §7), derived from what happened.
+  /// The counters of the cost model (docs/algorithm.md: Communication cost), derived from what happened.
   void count(result& res) const {
     const std::uint64_t sync_cost = 2ull * k_ * 4ull * d_, check_cost = std::uint64_t(k_) * monitor().state_bytes();
     const std::uint64_t variance_cost = adaptive_ ? 4ull * k_ : 0ull;  // each worker's ||w_k - w̄||² at a sync

@@ -1,5 +1,5 @@
 #pragma once
-/// NaiveFDA: H = S1 = (1/K) Σ_k ||u_k||² ≥ Var, since Var = S1 - ||ū||² (fda-spec.md §3).
+/// NaiveFDA: H = S1 = (1/K) Σ_k ||u_k||² ≥ Var, since Var = S1 - ||ū||² (docs/algorithm.md: Estimators).
 /// Local state: ||u_k||², one float.
 #include <string_view>
 

@@ -13,7 +13,7 @@
 ///     if d.sync: ...aggregate...; m.on_sync(new_w0, old_w0, {Var at sync, s})
 ///
 /// Every local state is a sum over workers, so one all-reduce-sum serves all policies.
-/// state_bytes() is the cost-model size of one worker's state (fda-spec.md §7: 4-byte
+/// state_bytes() is the cost-model size of one worker's state (docs/algorithm.md: Communication cost: 4-byte
 /// floats), whatever the in-memory type; the trainer counts K · state_bytes() per check.
 #include <cmath>
 #include <concepts>
