@@ -147,17 +147,25 @@ concept names_on_epoch = requires { &C::on_epoch; };
 template <class C>
 concept names_on_end = requires { &C::on_end; };
 
-/// The first hook that callback C (possibly const, as the trainer holds it) names but the
-/// trainer cannot call with what it passes for T parameters, or "" when there is none.
+/// For callback C (possibly const, as the trainer holds it) and T parameters: each hook that
+/// C names but the trainer cannot call with what it passes.
+template <class T, class C>
+struct unusable_hooks {
+  using B = std::remove_cv_t<C>;
+  static constexpr bool on_begin = names_on_begin<B> && !std::is_invocable_v<on_begin_hook, C&, const run_info&>;
+  static constexpr bool on_step = names_on_step<B> && !std::is_invocable_v<on_step_hook, C&, const step_info&>;
+  static constexpr bool on_sync = names_on_sync<B> && !std::is_invocable_v<on_sync_hook, C&, const sync_record&>;
+  static constexpr bool on_epoch = names_on_epoch<B> && !std::is_invocable_v<on_epoch_hook, C&, epoch_info<T>&>;
+  static constexpr bool on_end = names_on_end<B> && !std::is_invocable_v<on_end_hook, C&, const result&>;
+};
+
+/// The first hook that callback C names but the trainer cannot call, or "" when there is none.
 template <class T, class C>
 constexpr std::string_view unusable_hook() {
-  using B = std::remove_cv_t<C>;
-  if constexpr (names_on_begin<B> && !std::is_invocable_v<on_begin_hook, C&, const run_info&>) return "on_begin";
-  else if constexpr (names_on_step<B> && !std::is_invocable_v<on_step_hook, C&, const step_info&>) return "on_step";
-  else if constexpr (names_on_sync<B> && !std::is_invocable_v<on_sync_hook, C&, const sync_record&>) return "on_sync";
-  else if constexpr (names_on_epoch<B> && !std::is_invocable_v<on_epoch_hook, C&, epoch_info<T>&>) return "on_epoch";
-  else if constexpr (names_on_end<B> && !std::is_invocable_v<on_end_hook, C&, const result&>) return "on_end";
-  else return "";
+  using U = unusable_hooks<T, C>;
+  return U::on_begin ? "on_begin" : U::on_step ? "on_step" : U::on_sync ? "on_sync" : U::on_epoch ? "on_epoch"
+       : U::on_end   ? "on_end"
+                     : "";
 }
 
 /// Fails to compile, naming the hook and its argument, when callback C (as the trainer
@@ -165,7 +173,7 @@ constexpr std::string_view unusable_hook() {
 template <class T, class C>
 constexpr bool check_callback() {
   using B = std::remove_cv_t<C>;
-  if constexpr (names_on_begin<B> && !std::is_invocable_v<on_begin_hook, C&, const run_info&>) {
+  if constexpr (unusable_hooks<T, C>::on_begin) {
     static_assert(!std::is_invocable_v<on_begin_hook, B&, const run_info&>,
                   "fda: a callback passed as a const object has an on_begin that is not const: pass the callback "
                   "non-const, or make on_begin a const member function");
@@ -173,7 +181,7 @@ constexpr bool check_callback() {
                   "fda: a callback's on_begin cannot be called with const fda::run_info&: take const "
                   "fda::run_info& (or a copy)");
   }
-  if constexpr (names_on_step<B> && !std::is_invocable_v<on_step_hook, C&, const step_info&>) {
+  if constexpr (unusable_hooks<T, C>::on_step) {
     static_assert(!std::is_invocable_v<on_step_hook, B&, const step_info&>,
                   "fda: a callback passed as a const object has an on_step that is not const: pass the callback "
                   "non-const, or make on_step a const member function");
@@ -181,7 +189,7 @@ constexpr bool check_callback() {
                   "fda: a callback's on_step cannot be called with const fda::step_info&: take const "
                   "fda::step_info& (or a copy)");
   }
-  if constexpr (names_on_sync<B> && !std::is_invocable_v<on_sync_hook, C&, const sync_record&>) {
+  if constexpr (unusable_hooks<T, C>::on_sync) {
     static_assert(!std::is_invocable_v<on_sync_hook, B&, const sync_record&>,
                   "fda: a callback passed as a const object has an on_sync that is not const: pass the callback "
                   "non-const, or make on_sync a const member function");
@@ -189,7 +197,7 @@ constexpr bool check_callback() {
                   "fda: a callback's on_sync cannot be called with const fda::sync_record&: take const "
                   "fda::sync_record& (or a copy)");
   }
-  if constexpr (names_on_epoch<B> && !std::is_invocable_v<on_epoch_hook, C&, epoch_info<T>&>) {
+  if constexpr (unusable_hooks<T, C>::on_epoch) {
     static_assert(!std::is_invocable_v<on_epoch_hook, B&, epoch_info<T>&>,
                   "fda: a callback passed as a const object has an on_epoch that is not const: pass the callback "
                   "non-const, or make on_epoch a const member function");
@@ -197,7 +205,7 @@ constexpr bool check_callback() {
                   "fda: a callback's on_epoch cannot be called with fda::epoch_info<T>& for this run's T (float "
                   "or double): take fda::epoch_info<T>& (or const&), or make it a template");
   }
-  if constexpr (names_on_end<B> && !std::is_invocable_v<on_end_hook, C&, const result&>) {
+  if constexpr (unusable_hooks<T, C>::on_end) {
     static_assert(!std::is_invocable_v<on_end_hook, B&, const result&>,
                   "fda: a callback passed as a const object has an on_end that is not const: pass the callback "
                   "non-const, or make on_end a const member function");
