@@ -164,8 +164,8 @@ void check_size(std::size_t n, bool reference) {
   const fda::detail::sketch_hashes hashes("gpu_check", 5, 250, 42);
   std::vector<double> ch(5 * 250, 0.0), cd(5 * 250, 0.0), cd2(5 * 250, 0.0);
   const double sqh = fda::detail::sketch_accumulate(hashes, ch.data(), fda::view(w), fda::view(w0));
-  const double sqd = fda::detail::sketch_kernel<fda::device_space>::accumulate(hashes, cd.data(), fda::view(dw), fda::view(dw0));
-  fda::detail::sketch_kernel<fda::device_space>::accumulate(hashes, cd2.data(), fda::view(dw), fda::view(dw0));
+  const double sqd = fda::detail::sketch_in_space(hashes, cd.data(), fda::view(dw), fda::view(dw0));
+  fda::detail::sketch_in_space(hashes, cd2.data(), fda::view(dw), fda::view(dw0));
   double scale = 0.0, diff = 0.0;
   for (std::size_t c = 0; c < ch.size(); ++c) {
     scale = std::max(scale, std::fabs(ch[c]));
@@ -243,7 +243,7 @@ int program(int argc, char** argv) {
       {"axpy", 3 * f, median_ms(t, [&] { fda::axpy(1e-3, dxi, dw); }, reps), gbs3, 0},
       {"copy (2 arrays)", 2 * 2 * f, copy2, 0, 0},
       {"sketch w-w0 5x250", 2 * f,
-       median_ms(t, [&] { fda::detail::sketch_kernel<fda::device_space>::accumulate(hashes, counters.data(), fda::view(dw), fda::view(dw0)); }, reps),
+       median_ms(t, [&] { fda::detail::sketch_in_space(hashes, counters.data(), fda::view(dw), fda::view(dw0)); }, reps),
        gbs2, 0.5},
       {"sq_distance", 2 * f, median_ms(t, [&] { fda::sq_distance(dw, dw0); }, reps), gbs2, 0},
       {"sq_norm", f, median_ms(t, [&] { fda::sq_norm(dw); }, reps), gbs2, 0},

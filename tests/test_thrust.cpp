@@ -278,7 +278,7 @@ TEST_CASE("device sketch: the host's counters exactly for integer data, within r
         const fda::detail::sketch_hashes hashes("test", s.depth, s.width, 9);
         const double sqh = fda::detail::sketch_accumulate(hashes, ch.data(), fda::view(v), fda::view(v0));
         const auto dv = to_device(v), dv0 = to_device(v0);
-        const double sqd = fda::detail::sketch_kernel<fda::device_space>::accumulate(hashes, cd.data(), fda::view(dv), fda::view(dv0));
+        const double sqd = fda::detail::sketch_in_space(hashes, cd.data(), fda::view(dv), fda::view(dv0));
         CHECK(cd == ch);
         CHECK(sqd == sqh);
       }
@@ -407,7 +407,7 @@ TEST_CASE("device kernels and sketches serve concurrent worker threads (scratch 
   auto work = [&](std::size_t r, std::vector<double>& counters, double& sq) {
     const auto d = to_device(w[r]);
     counters.assign(5 * 250, 0.0);
-    fda::detail::sketch_kernel<fda::device_space>::accumulate(hashes, counters.data(), fda::view(d));
+    fda::detail::sketch_in_space(hashes, counters.data(), fda::view(d));
     sq = fda::sq_norm(d);
   };
   for (std::size_t r = 0; r < k; ++r) work(r, serial[r], serial_sq[r]);

@@ -18,24 +18,10 @@
 #include <utility>
 #include <vector>
 
+// Memory spaces (host_space, and space_traits: the primitives kernels run on).
+#include "space.hpp"
+
 namespace fda {
-
-/// Memory space tags: where a view's elements live. Kernels dispatch on it.
-struct host_space {};
-
-/// What the core needs to know about a memory space beyond views: `vector<T>`, the owning
-/// container for per-parameter vectors a policy keeps (LinearFDA's ξ) next to parameters
-/// in that space. <fda/thrust.hpp> specializes it for fda::device_space.
-template <class Space>
-struct space_traits;
-
-/// Host memory: per-parameter vectors are std::vector.
-template <>
-struct space_traits<host_space> {
-  /// The owning container of T in this space.
-  template <class T>
-  using vector = std::vector<T>;
-};
 
 namespace detail {
 template <class T>

@@ -16,10 +16,10 @@
 /// thrust::host_vector is host memory and gives a plain host view. A range of those (a model
 /// of several device tensors) is one multi-segment view, as on the host.
 ///
-/// Kernels: drift, sq_norm, sq_distance, dot, axpy, scale, copy, fill and all_finite have
-/// overloads for device views, chosen when every argument is a device view (copy also
-/// moves between host and device). Same names, arguments, checks and error messages as
-/// kernels.hpp.
+/// Kernels: drift, sq_norm, sq_distance, dot, axpy, scale, copy, fill, all_finite and the
+/// sketch are the ones of kernels.hpp and sketch.hpp, written once; for device views they
+/// run on the primitives of space_traits<device_space> below (detail::dev: thrust/reduce.hpp,
+/// thrust/sketch.hpp). copy also moves between host and device memory.
 ///
 /// Determinism (docs/gpu.md): every device result depends only on the values and n, never
 /// on the views' segmentation, the number of OpenMP threads, the GPU or the run:
@@ -36,6 +36,7 @@
 #include <thrust/device_vector.h>
 #include <thrust/host_vector.h>
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <span>
@@ -54,14 +55,6 @@ namespace fda {
 /// Memory space of a Thrust device system (a CUDA GPU, or memory worked on by OpenMP
 /// threads): param_view<T, device_space> is a view of device memory.
 struct device_space {};
-
-/// Per-parameter vectors of policies (LinearFDA's ξ) live on the device next to w.
-template <>
-struct space_traits<device_space> {
-  /// The owning container of T in device memory.
-  template <class T>
-  using vector = thrust::device_vector<T>;
-};
 
 /// thrust::device_vector: a view of device memory.
 template <class T, class A>
@@ -108,11 +101,10 @@ param_view<T, device_space> view(thrust::device_ptr<T> first, thrust::device_ptr
   return device_view(thrust::raw_pointer_cast(first), std::size_t(last - first));
 }
 
-/// X is viewable and its view lives in device memory. It refines `viewable`, so the device
-/// overloads below are preferred to the host kernels when every argument satisfies it.
+/// X is viewable and its view lives in device memory.
 template <class X>
 concept device_viewable = viewable<X> && std::same_as<typename view_t<X>::space, device_space>;
-/// X is viewable and its view lives in host memory (copy between host and device uses it).
+/// X is viewable and its view lives in host memory.
 template <class X>
 concept host_viewable = viewable<X> && std::same_as<typename view_t<X>::space, host_space>;
 
@@ -153,113 +145,39 @@ void copy_between(const param_view<S, SS>& src, const param_view<D, DS>& dst) {
 
 }  // namespace detail::dev
 
-// ---------------------------------------------------------------------------------------
-// Kernels on device views: the names and semantics of kernels.hpp.
-
-/// ||w - w0||² and xi · (w - w0) in one pass over the three device arrays.
-template <device_viewable W, device_viewable W0, device_viewable Xi>
-drift_stats drift(const W& w, const W0& w0, const Xi& xi) {
-  const auto& vw = detail::as_view(w);
-  const auto& vw0 = detail::as_view(w0);
-  const auto& vxi = detail::as_view(xi);
-  detail::require_same_size("fda::drift", {"w", "w0", "xi"}, vw, vw0, vxi);
-  const auto t = detail::dev::reduce<2>(detail::dev::drift_term{}, vw, vw0, vxi);
-  return {t[0], t[1]};
-}
-
-/// ||a - b||² on the device.
-template <device_viewable A, device_viewable B>
-double sq_distance(const A& a, const B& b) {
-  const auto& va = detail::as_view(a);
-  const auto& vb = detail::as_view(b);
-  detail::require_same_size("fda::sq_distance", {"a", "b"}, va, vb);
-  return detail::dev::reduce<1>(detail::dev::sq_distance_term{}, va, vb)[0];
-}
-
-/// ||v||² on the device.
-template <device_viewable V>
-double sq_norm(const V& v) {
-  return detail::dev::reduce<1>(detail::dev::sq_norm_term{}, detail::as_view(v))[0];
-}
-
-/// a · b on the device.
-template <device_viewable A, device_viewable B>
-double dot(const A& a, const B& b) {
-  const auto& va = detail::as_view(a);
-  const auto& vb = detail::as_view(b);
-  detail::require_same_size("fda::dot", {"a", "b"}, va, vb);
-  return detail::dev::reduce<1>(detail::dev::dot_term{}, va, vb)[0];
-}
-
-/// y ← y + a·x on the device.
-template <device_viewable X, device_viewable Y>
-void axpy(double a, const X& x, Y&& y) {
-  const auto& vx = detail::as_view(x);
-  const auto& vy = detail::as_view(y);
-  detail::require_same_size("fda::axpy", {"y", "x"}, vy, vx);
-  detail::dev::for_each(detail::dev::axpy_op{a}, vx, vy);
-}
-
-/// x ← a·x on the device.
-template <device_viewable X>
-void scale(double a, X&& x) {
-  detail::dev::for_each(detail::dev::scale_op{a}, detail::as_view(x));
-}
-
-/// dst ← src on the device (element types may differ: float ↔ double).
-template <device_viewable Src, device_viewable Dst>
-void copy(const Src& src, Dst&& dst) {
-  const auto& vs = detail::as_view(src);
-  const auto& vd = detail::as_view(dst);
-  detail::require_same_size("fda::copy", {"dst", "src"}, vd, vs);
-  detail::dev::for_each(detail::dev::copy_op{}, vs, vd);
-}
-
-/// dst (device) ← src (host): uploads, converting when the element types differ.
-template <host_viewable Src, device_viewable Dst>
-void copy(const Src& src, Dst&& dst) {
-  const auto& vs = detail::as_view(src);
-  const auto& vd = detail::as_view(dst);
-  detail::require_same_size("fda::copy", {"dst", "src"}, vd, vs);
-  detail::dev::copy_between(vs, vd);
-}
-
-/// dst (host) ← src (device): downloads, converting when the element types differ.
-template <device_viewable Src, host_viewable Dst>
-void copy(const Src& src, Dst&& dst) {
-  const auto& vs = detail::as_view(src);
-  const auto& vd = detail::as_view(dst);
-  detail::require_same_size("fda::copy", {"dst", "src"}, vd, vs);
-  detail::dev::copy_between(vs, vd);
-}
-
-/// x ← value everywhere, on the device.
-template <device_viewable X>
-void fill(X&& x, double value) {
-  const auto& vx = detail::as_view(x);
-  using T = typename std::remove_cvref_t<decltype(vx)>::value_type;
-  detail::dev::for_each(detail::dev::fill_op<T>{T(value)}, vx);
-}
-
-/// True when every element of the device view is finite.
-template <device_viewable V>
-bool all_finite(const V& v) {
-  return detail::dev::reduce<1>(detail::dev::finite_term{}, detail::as_view(v))[0] == 0.0;
-}
-
-namespace detail {
-
-/// The AMS sketch of device views (ams_sketch::add, sketch_fda): computed on the device,
-/// the depth × width counters (host memory) updated once per call.
+/// Device memory's primitives (space.hpp): Thrust passes of detail::dev, deterministic
+/// (see the header comment), and copies to and from host memory.
 template <>
-struct sketch_kernel<device_space> {
+struct space_traits<device_space> {
+  /// The owning container of T in device memory (per-parameter vectors of policies: ξ).
+  template <class T>
+  using vector = thrust::device_vector<T>;
+
+  /// Σ of N terms over equally long device views (32 lanes per chunk, fixed-order folds).
+  template <std::size_t N, class Term, class... V>
+  static std::array<double, N> reduce(const Term& term, const V&... views) {
+    return detail::dev::reduce<N>(term, views...);
+  }
+
+  /// op(element_of_each_view...) on every element, on the device.
+  template <class Op, class... V>
+  static void for_each(const Op& op, const V&... views) {
+    detail::dev::for_each(op, views...);
+  }
+
+  /// counters (host memory) += sk(v), computed on the device; returns ||v||².
   template <class... V>
-  static double accumulate(const sketch_hashes& hashes, double* counters, const V&... views) {
-    static_assert((std::same_as<typename V::space, device_space> && ...),
-                  "fda: a sketch of a device view and a host view: pass views of one memory space");
-    return dev::sketch(hashes, counters, views...);
+  static double sketch(const detail::sketch_hashes& hashes, double* counters, const V&... views) {
+    return detail::dev::sketch(hashes, counters, views...);
+  }
+
+  /// dst ← src between host and device memory, either way (converting float ↔ double).
+  template <class S, class SS, class D, class DS>
+    requires(std::same_as<SS, device_space> != std::same_as<DS, device_space> &&
+             (std::same_as<SS, host_space> || std::same_as<DS, host_space>))
+  static void copy(const param_view<S, SS>& src, const param_view<D, DS>& dst) {
+    detail::dev::copy_between(src, dst);
   }
 };
 
-}  // namespace detail
 }  // namespace fda

@@ -1,7 +1,8 @@
 #pragma once
-/// FDA_HOST_DEVICE marks the few core helpers that device code calls too (the sketch's
-/// bucket, sign and table lookup, used by <fda/thrust.hpp>): `__host__ __device__` when
-/// nvcc compiles the translation unit, nothing otherwise, so the core stays plain C++.
+/// FDA_HOST_DEVICE marks the core helpers that device code calls too (the kernels' terms
+/// and ops, detail/terms.hpp, shared by every memory space; the sketch's bucket, sign and
+/// table lookup): `__host__ __device__` when nvcc compiles the translation unit, nothing
+/// otherwise, so the core stays plain C++.
 #if defined(__CUDACC__)
 #define FDA_HOST_DEVICE __host__ __device__
 #else

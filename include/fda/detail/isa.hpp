@@ -14,9 +14,9 @@
 /// -std=c++20; only ISO C turns it off) wherever the ISA has FMA, as AVX-512 does, and a
 /// fused multiply-add rounds once instead of twice. GCC clones carry
 /// optimize("fp-contract=off"), which also holds when the translation unit is built with
-/// -march=native or -std=gnu++20. Clang contracts within one expression: kernels.hpp and
-/// sketch.hpp turn that off for their code (#pragma clang fp contract), and Clang gets no
-/// AVX-512 clone, as terms written elsewhere are not covered. tests/test_kernels.cpp and
+/// -march=native or -std=gnu++20. Clang contracts within one expression: terms.hpp,
+/// sketch_host.hpp and sketch.hpp turn that off for their code (#pragma clang fp contract),
+/// and Clang gets no AVX-512 clone, as terms written elsewhere are not covered. tests/test_kernels.cpp and
 /// tests/test_sketch.cpp check every path against the portable one bit for bit.
 ///
 /// Paths: portable (plain C++, every platform), sse2 (x86-64's baseline; the sketch's

@@ -10,29 +10,37 @@
 ///   - rounding grows with block + n / block, not with n (10^7 floats: ~1e-13 relative).
 #include <array>
 #include <cstddef>
+#include <span>
 #include <tuple>
 #include <type_traits>
 
 #include "../error.hpp"
-#include "../params.hpp"
+#include "host_device.hpp"
 #include "isa.hpp"
+
+namespace fda {
+struct host_space;  // (space.hpp; this header takes any param_view, and params.hpp comes last)
+}  // namespace fda
 
 namespace fda::detail {
 
 inline constexpr std::size_t lanes = 8;
 inline constexpr std::size_t block = 4096;
 
-/// Host kernels only: a view of another memory space fails here, with a readable message.
+/// Host algorithms only: a view of another memory space fails here, with a readable message.
 template <class S>
 inline constexpr bool host_memory = std::is_same_v<S, host_space>;
 
-template <class T, class S>
+/// A position in a param_view (View) of host memory: segment and offset.
+template <class View>
 class cursor {
-  static_assert(host_memory<S>, "fda: a host kernel was given a view of device memory: include "
-                                "<fda/thrust.hpp> and pass views of one memory space");
+  static_assert(host_memory<typename View::space>,
+                "fda: a host kernel was given a view of device memory: include "
+                "<fda/thrust.hpp> and pass views of one memory space");
+  using T = typename View::element_type;
 
  public:
-  explicit cursor(const param_view<T, S>& v) : segments_(v.segments()) {}
+  explicit cursor(const View& v) : segments_(v.segments()) {}
   std::size_t left() const { return segments_[seg_].size() - off_; }
   T* ptr() const { return segments_[seg_].data() + off_; }
   void advance(std::size_t n) {
@@ -62,9 +70,9 @@ void require_same_size(const char* function, const std::array<const char*, 1 + s
 
 /// Calls f(j, p, len) for the contiguous runs of `v` that cover [lo, lo + n): p points at
 /// element lo + j, and len elements follow it.
-template <class T, class S, class F>
-void for_each_run(const param_view<T, S>& v, std::size_t lo, std::size_t n, F f) {
-  static_assert(host_memory<S>, "fda: a host kernel was given a view of device memory");
+template <class View, class F>
+void for_each_run(const View& v, std::size_t lo, std::size_t n, F f) {
+  static_assert(host_memory<typename View::space>, "fda: a host kernel was given a view of device memory");
   std::size_t start = 0;  // global index of the segment's first element
   for (auto s : v.segments()) {
     const std::size_t end = start + s.size();
@@ -153,3 +161,7 @@ void for_each_element(F f, const V&... views) {
 }
 
 }  // namespace fda::detail
+
+// The views these walk. Last: params.hpp includes space.hpp, whose host back end calls the
+// algorithms above, so they must be declared first whichever header is included first.
+#include "../params.hpp"

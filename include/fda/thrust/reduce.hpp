@@ -19,6 +19,7 @@
 
 #include "../params.hpp"
 #include "../detail/host_device.hpp"
+#include "../detail/terms.hpp"  // mul(): products rounded on their own, as on the host
 
 #if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
 #if !defined(__CUDACC__)
@@ -37,16 +38,6 @@ inline constexpr std::size_t fold = 32;     ///< partials added per thread at ea
 inline constexpr std::size_t max_views = 3;
 
 FDA_HOST_DEVICE inline std::size_t smaller(std::size_t a, std::size_t b) { return a < b ? a : b; }
-
-/// a·b rounded on its own: nvcc would otherwise fuse `acc + a·b` into an FMA, and the CUDA
-/// results would differ from the OpenMP (and host) ones in the last bit.
-FDA_HOST_DEVICE inline double mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
 
 /// False for NaN and ±Inf (x - x is NaN for those), without <cmath> in device code.
 FDA_HOST_DEVICE inline bool finite(double x) { return x - x == 0.0; }
@@ -240,9 +231,9 @@ struct fold_pass {
 };
 
 /// Sums N terms over all elements of equally long device views (the caller checked the
-/// sizes): op(acc, element_of_each_view...) adds into acc[0 .. N).
+/// sizes): op(acc, element_of_each_view...) adds into acc[0 .. N) (detail/terms.hpp).
 template <std::size_t N, class Op, class... T, class... S>
-std::array<double, N> reduce(Op op, const param_view<T, S>&... views) {
+std::array<double, N> reduce(const Op& op, const param_view<T, S>&... views) {
   std::array<double, N> total{};
   const std::size_t n = std::get<0>(std::tie(views...)).size();
   if (n == 0) return total;
@@ -268,63 +259,26 @@ std::array<double, N> reduce(Op op, const param_view<T, S>&... views) {
   return total;
 }
 
-/// Applies op(unused, element_of_each_view...) to every element (element-wise updates).
+/// An element-wise op (detail/terms.hpp: op(element_of_each_view...)) as a lane_pass term,
+/// which also gets the (unused) accumulators.
+template <class Op>
+struct elementwise {
+  Op op;
+  template <class... E>
+  FDA_HOST_DEVICE void operator()(double*, E&... e) const {
+    op(e...);
+  }
+};
+
+/// Applies op(element_of_each_view...) to every element (element-wise updates).
 template <class Op, class... T, class... S>
-void for_each(Op op, const param_view<T, S>&... views) {
+void for_each(const Op& op, const param_view<T, S>&... views) {
   const std::size_t n = std::get<0>(std::tie(views...)).size();
   if (n == 0) return;
   const auto pieces = pieces_of(views...);
   const std::size_t threads = (n + chunk - 1) / chunk * lanes;
   const piece_list list = upload(pieces, scratch::mine().doubles(table_doubles(pieces.size()) + 1));
-  run_lanes(lane_pass<0, Op, T...>{list, n, nullptr, threads, op});
+  run_lanes(lane_pass<0, elementwise<Op>, T...>{list, n, nullptr, threads, elementwise<Op>{op}});
 }
-
-// The terms and updates of the kernels: the host kernels' formulas.
-struct drift_term {
-  template <class A, class B, class X>
-  FDA_HOST_DEVICE void operator()(double* acc, A a, B b, X x) const {
-    const double u = double(a) - double(b);
-    acc[0] += mul(u, u);
-    acc[1] += mul(double(x), u);
-  }
-};
-struct sq_distance_term {
-  template <class A, class B>
-  FDA_HOST_DEVICE void operator()(double* acc, A a, B b) const {
-    const double u = double(a) - double(b);
-    acc[0] += mul(u, u);
-  }
-};
-struct sq_norm_term {
-  template <class A>
-  FDA_HOST_DEVICE void operator()(double* acc, A a) const { acc[0] += mul(double(a), double(a)); }
-};
-struct dot_term {
-  template <class A, class B>
-  FDA_HOST_DEVICE void operator()(double* acc, A a, B b) const { acc[0] += mul(double(a), double(b)); }
-};
-struct finite_term {  // x·0 is 0 for finite x, NaN otherwise
-  template <class A>
-  FDA_HOST_DEVICE void operator()(double* acc, A a) const { acc[0] += mul(double(a), 0.0); }
-};
-struct axpy_op {
-  double a;
-  template <class X, class Y>
-  FDA_HOST_DEVICE void operator()(double*, X x, Y& y) const { y = Y(double(y) + mul(a, double(x))); }
-};
-struct scale_op {
-  double a;
-  template <class X>
-  FDA_HOST_DEVICE void operator()(double*, X& x) const { x = X(mul(a, double(x))); }
-};
-struct copy_op {
-  template <class S, class D>
-  FDA_HOST_DEVICE void operator()(double*, S s, D& d) const { d = D(s); }
-};
-template <class T>
-struct fill_op {
-  T value;
-  FDA_HOST_DEVICE void operator()(double*, T& x) const { x = value; }
-};
 
 }  // namespace fda::detail::dev

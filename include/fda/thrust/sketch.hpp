@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "../error.hpp"
-#include "../sketch.hpp"
 #include "../detail/host_device.hpp"
+#include "../detail/sketch_hashes.hpp"
 #include "../detail/tabulation_hash.hpp"
 #include "reduce.hpp"
 
