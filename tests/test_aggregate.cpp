@@ -466,3 +466,61 @@ TEST_CASE("apply rejects an avg or a state of another size than x") {
   std::vector<double> none;
   CHECK_NOTHROW(empty.apply(none, none));
 }
+
+namespace {
+/// Chosen at run time (a variant's way): replaces_model() and combine_rule() per configuration.
+struct run_time_choice {
+  bool averages = true;
+  bool replaces_model() const { return averages; }
+  fda::combine_rule combine_rule() const { return {averages ? -1.0 : 0.5}; }
+};
+}  // namespace
+
+TEST_CASE("aggregator_traits reports every library aggregator's hooks, with the documented defaults") {
+  using fda::aggregator_traits;
+  // name and describe
+  STATIC_REQUIRE(aggregator_traits<fda::fedadam>::name == "fedadam");
+  STATIC_REQUIRE(aggregator_traits<fda::coordinate_median>::has_describe);
+  STATIC_REQUIRE_FALSE(aggregator_traits<named_only>::has_describe);
+  STATIC_REQUIRE(aggregator_traits<anonymous>::name == "(unnamed aggregator)");
+  CHECK(aggregator_traits<fda::trimmed_mean>::describe({.trim = 0.25}) == "trimmed_mean{trim=0.25}");
+  CHECK(aggregator_traits<named_only>::describe({}) == "my_rule");
+  // weighted: weighted_mean always, the server optimizers when asked, the robust ones never
+  STATIC_REQUIRE(aggregator_traits<fda::weighted_mean>::weighted({}));
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::mean>::weighted({}));
+  STATIC_REQUIRE(aggregator_traits<fda::fedavgm>::weighted({.weighted = true}));
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::coordinate_median>::weighted({}));
+  STATIC_REQUIRE_FALSE(aggregator_traits<anonymous>::weighted({}));
+  // replaces_model: the mean family (and the robust ones) swap buffers; server optimizers apply
+  STATIC_REQUIRE(aggregator_traits<fda::mean>::replaces_model<float>());
+  STATIC_REQUIRE(aggregator_traits<fda::weighted_mean>::replaces_model<double>());
+  STATIC_REQUIRE(aggregator_traits<fda::coordinate_median>::replaces_model<float>());
+  STATIC_REQUIRE(aggregator_traits<fda::trimmed_mean>::replaces_model<float>());
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::fedavgm>::replaces_model<float>());
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::fedadam>::replaces_model<float>());
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::fedyogi>::replaces_model<double>());
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::fedadagrad>::replaces_model<double>());
+  CHECK(aggregator_traits<fda::mean>::replaces_model<float>(fda::mean{}));  // run time: the static answer
+  CHECK_FALSE(aggregator_traits<fda::fedadam>::replaces_model<float>(fda::fedadam{}));
+  CHECK(aggregator_traits<run_time_choice>::replaces_model<float>({.averages = true}));  // its own member
+  CHECK_FALSE(aggregator_traits<run_time_choice>::replaces_model<float>({.averages = false}));
+  CHECK(fda::replaces_model<float>(run_time_choice{.averages = false}) == false);  // the wrapper agrees
+  // combine_rule and is_robust: the order statistics of the robust aggregators
+  STATIC_REQUIRE(aggregator_traits<fda::coordinate_median>::is_robust);
+  STATIC_REQUIRE(aggregator_traits<fda::trimmed_mean>::is_robust);
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::mean>::is_robust);
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::fedadam>::is_robust);
+  CHECK(aggregator_traits<fda::coordinate_median>::combine_rule({}).trim == 0.5);
+  CHECK(aggregator_traits<fda::trimmed_mean>::combine_rule({.trim = 0.2}).trim == 0.2);
+  CHECK(aggregator_traits<fda::mean>::combine_rule({}).is_mean());
+  CHECK(fda::combine_rule_of(run_time_choice{.averages = false}).trim == 0.5);
+  // state_fields: the server optimizers' moments; none for the mean family
+  STATIC_REQUIRE(aggregator_traits<fda::fedadam>::has_state_fields<fda::fedadam::state<float>, std::vector<float>&>);
+  STATIC_REQUIRE(aggregator_traits<fda::fedavgm>::has_state_fields<fda::fedavgm::state<double>, std::vector<double>&>);
+  STATIC_REQUIRE_FALSE(aggregator_traits<fda::mean>::has_state_fields<fda::mean::state<float>, std::vector<float>&>);
+  fda::fedavgm::state<float> momentum(fda::fedavgm{}, 3);
+  momentum.m = {1, 2, 3};
+  std::size_t visited = 0;
+  aggregator_traits<fda::fedavgm>::state_fields(momentum, [&](auto& field) { visited += field.size(); });
+  CHECK(visited == 3);
+}

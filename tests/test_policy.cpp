@@ -1,11 +1,15 @@
 #include <fda/policy.hpp>
+#include <fda/train.hpp>
 
 #include <catch2/catch.hpp>
 #include <array>
 #include <cmath>
 #include <random>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "drifting_worker.hpp"
 #include "support.hpp"
 
 namespace {
@@ -328,4 +332,244 @@ TEST_CASE("bad configurations and states are rejected, naming the field and the 
   CHECK_THROWS_AS(m.decide(state, 1), fda::numeric_error);
   std::vector<float> short_w(9);
   CHECK_THROWS_WITH(m.local_state(short_w, w0, state), Catch::Contains("'w0' has 10 elements but 'w' has 9"));
+}
+
+// ---- The public policy protocol: fda::threshold_monitor, its estimators, the traits ----
+
+namespace {
+
+/// A threshold policy written only against the public protocol: NaiveFDA's estimate
+/// H = (1/K) Σ ||u_k||², from an estimator of its own, which counts the syncs it has seen
+/// (state a checkpoint keeps) and is a template on the memory space, as the protocol asks.
+struct user_naive {
+  static constexpr std::string_view name = "user_naive";
+  fda::threshold theta = fda::adaptive{};
+
+  template <class T, class Space>
+  struct estimator {
+    estimator(const user_naive&, const fda::run_info&) {}
+    std::uint64_t syncs = 0;
+    std::size_t state_size() const { return 1; }
+    std::size_t state_bytes() const { return 4; }
+    const char* field_name(std::size_t) const { return "drift"; }
+    bool non_negative(std::size_t field) const { return field == 0; }
+    template <class W, class W0>
+    void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
+      out[0] = fda::sq_distance(w, w0);
+    }
+    fda::decision judge(std::span<const double> s, std::size_t k, double theta) const {
+      const double h = s[0] / double(k);
+      return {h > theta, h};
+    }
+    template <class X, class Xp>
+    void on_sync(const X&, const Xp&) {
+      ++syncs;
+    }
+    template <class F>
+    void state_fields(F&& f) {
+      f(syncs);
+    }
+  };
+
+  template <class T, class Space = fda::host_space>
+  using monitor = fda::threshold_monitor<user_naive, estimator<T, Space>>;
+};
+
+/// A one-field policy whose field is named "sq_norm" and is always -(1 + ||u||²); Estimator
+/// says (or not) that the field can never be negative. Names mean nothing: only the
+/// declaration makes a negative value a fault.
+template <bool Declares>
+struct signed_policy {
+  static constexpr std::string_view name = "signed_policy";
+  fda::threshold theta = 1.0;
+
+  struct plain_estimator {
+    plain_estimator(const signed_policy&, const fda::run_info&) {}
+    std::size_t state_size() const { return 1; }
+    std::size_t state_bytes() const { return 4; }
+    const char* field_name(std::size_t) const { return "sq_norm"; }
+    template <class W, class W0>
+    void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
+      out[0] = -(1.0 + fda::sq_distance(w, w0));
+    }
+    fda::decision judge(std::span<const double> s, std::size_t k, double theta) const {
+      return {s[0] / double(k) > theta, s[0] / double(k)};
+    }
+    template <class X, class Xp>
+    void on_sync(const X&, const Xp&) {}
+  };
+  struct declaring_estimator : plain_estimator {
+    using plain_estimator::plain_estimator;
+    bool non_negative(std::size_t field) const { return field == 0; }
+  };
+  using estimator = std::conditional_t<Declares, declaring_estimator, plain_estimator>;
+
+  template <class T, class Space = fda::host_space>
+  using monitor = fda::threshold_monitor<signed_policy, estimator>;
+};
+
+/// A policy of the old form: monitor<T> only, so host parameters only.
+struct host_only_policy {
+  static constexpr std::string_view name = "host_only_policy";
+  fda::threshold theta = 1.0;
+  template <class T>
+  struct estimator : user_naive::estimator<T, fda::host_space> {
+    estimator(const host_only_policy&, const fda::run_info& info) : user_naive::estimator<T, fda::host_space>({}, info) {}
+  };
+  template <class T>
+  using monitor = fda::threshold_monitor<host_only_policy, estimator<T>>;
+};
+
+struct other_space {};  // a memory space no library policy is specialised for
+
+fda::result train_drifting(auto policy, std::size_t steps) {
+  fda::local_cluster cluster(4);
+  return fda::train(cluster, [](std::size_t rank) { return fda_test::drifting_worker(rank, 40); }, policy,
+                    fda::mean{}, {.max_steps = steps});
+}
+
+}  // namespace
+
+TEST_CASE("a user policy on the public fda::threshold_monitor trains through fda::train") {
+  STATIC_REQUIRE(fda::sync_policy<user_naive>);
+  STATIC_REQUIRE(fda::threshold_estimator<user_naive::estimator<float, fda::host_space>, user_naive>);
+  // Same estimate as naive_fda, so the same run, bit for bit.
+  const auto mine = train_drifting(user_naive{.theta = 0.05}, 80);
+  const auto naive = train_drifting(fda::naive_fda{.theta = 0.05}, 80);
+  REQUIRE(mine.syncs >= 3);
+  REQUIRE(mine.syncs < 80);  // the estimate, not every step, decides
+  CHECK(mine.syncs == naive.syncs);
+  CHECK(mine.checks == naive.checks);
+  CHECK(mine.monitor_bytes == naive.monitor_bytes);
+  REQUIRE(mine.sync_log.size() == naive.sync_log.size());
+  for (std::size_t i = 0; i < mine.sync_log.size(); ++i) {
+    CHECK(mine.sync_log[i].step == naive.sync_log[i].step);
+    CHECK(mine.sync_log[i].estimate == naive.sync_log[i].estimate);
+  }
+  CHECK(mine.model == naive.model);
+
+  // The monitor forwards the estimator's optional members and calls its on_sync.
+  const fda::run_info info{.dim = 3, .workers = 2};
+  user_naive::monitor<float> m(user_naive{.theta = 1.0}, info);
+  const std::vector<float> a{1, 2, 3}, b{0, 0, 0};
+  m.on_sync(a, b, {});
+  CHECK(m.estimator().syncs == 1);
+  std::uint64_t saved = 0;
+  m.state_fields([&](auto& field) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, std::uint64_t>) saved = field;
+  });
+  CHECK(saved == 1);  // the estimator's state is visited for checkpoints
+}
+
+TEST_CASE("non_negative is an explicit estimator member: a negative value is a fault only when declared") {
+  const fda::run_info info{.dim = 3, .workers = 2};
+  const signed_policy<true>::monitor<float> declares(signed_policy<true>{}, info);
+  const signed_policy<false>::monitor<float> silent(signed_policy<false>{}, info);
+  const std::vector<double> negative{-2.0};
+  const auto fault = fda::find_state_fault(declares, negative);
+  REQUIRE(fault);
+  CHECK(fault->kind == fda::state_fault_kind::negative_square);
+  CHECK(fault->field == 0);
+  CHECK_THROWS_WITH(fda::check_local_state(declares, "signed_policy", 1, negative),
+                    Catch::Contains("'sq_norm'") && Catch::Contains("a squared norm cannot be negative"));
+  // Named "sq_norm" but not declared: no fault (a name is for messages only).
+  CHECK_FALSE(fda::find_state_fault(silent, negative));
+  CHECK_NOTHROW(fda::check_local_state(silent, "signed_policy", 1, negative));
+  const std::vector<double> nan{std::nan("")};
+  CHECK(fda::find_state_fault(silent, nan)->kind == fda::state_fault_kind::not_finite);  // still checked
+  CHECK(fda::monitor_traits<signed_policy<true>::monitor<float>>::non_negative(declares, 0));
+  CHECK_FALSE(fda::monitor_traits<signed_policy<false>::monitor<float>>::non_negative(silent, 0));
+
+  // Through fda::train: the declared field fails the run, the undeclared one does not.
+  CHECK_THROWS_WITH(train_drifting(signed_policy<true>{}, 5), Catch::Contains("a squared norm cannot be negative"));
+  const auto r = train_drifting(signed_policy<false>{}, 5);
+  CHECK(r.checks == 5);
+  CHECK(r.syncs == 0);  // H < 0 never exceeds Θ
+}
+
+TEST_CASE("policy_traits reports every library policy's hooks") {
+  using fda::policy_traits;
+  STATIC_REQUIRE(policy_traits<fda::naive_fda>::name == "naive_fda");
+  STATIC_REQUIRE(policy_traits<fda::linear_fda>::has_name);
+  STATIC_REQUIRE_FALSE(policy_traits<int>::has_name);
+  STATIC_REQUIRE(policy_traits<int>::name == "(unnamed policy)");
+  // host_memory_only: exact_variance only.
+  STATIC_REQUIRE(policy_traits<fda::exact_variance>::host_memory_only);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::linear_fda>::host_memory_only);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::periodic>::host_memory_only);
+  // calibrates_on: max_drift its largest drift, the others the variance.
+  STATIC_REQUIRE(policy_traits<fda::max_drift>::calibrates_on == fda::calibration::max_sq_drift);
+  STATIC_REQUIRE(policy_traits<fda::linear_fda>::calibrates_on == fda::calibration::variance);
+  STATIC_REQUIRE(policy_traits<fda::synchronous>::calibrates_on == fda::calibration::variance);
+  // is_adaptive: the threshold policies' default Θ; a number is fixed; a schedule has no Θ.
+  CHECK(policy_traits<fda::linear_fda>::is_adaptive(fda::linear_fda{}));
+  CHECK_FALSE(policy_traits<fda::linear_fda>::is_adaptive(fda::linear_fda{.theta = 1.0}));
+  CHECK_FALSE(policy_traits<fda::periodic>::is_adaptive(fda::periodic{}));
+  // monitor: the two-parameter form, for every library policy and any space.
+  STATIC_REQUIRE(std::is_same_v<policy_traits<fda::linear_fda>::monitor<float>,
+                                fda::linear_fda::monitor<float, fda::host_space>>);
+  STATIC_REQUIRE(std::is_same_v<policy_traits<fda::linear_fda>::monitor<double, other_space>,
+                                fda::linear_fda::monitor<double, other_space>>);
+  STATIC_REQUIRE(std::is_same_v<policy_traits<fda::periodic>::monitor<float, other_space>,
+                                fda::periodic::monitor<float, other_space>>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::synchronous>::monitor_without_space<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::fedavg>::monitor_without_space<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::naive_fda>::monitor_without_space<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::sketch_fda>::monitor_without_space<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::exact_variance>::monitor_without_space<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::max_drift>::monitor_without_space<float>);
+  // supports_space: every library policy but the oracle runs off the host.
+  STATIC_REQUIRE(policy_traits<fda::naive_fda>::supports_space<other_space>);
+  STATIC_REQUIRE(policy_traits<fda::sketch_fda>::supports_space<other_space>);
+  STATIC_REQUIRE(policy_traits<fda::fedavg>::supports_space<other_space>);
+  STATIC_REQUIRE_FALSE(policy_traits<fda::exact_variance>::supports_space<other_space>);
+  STATIC_REQUIRE(policy_traits<fda::exact_variance>::supports_space<fda::host_space>);
+  // A policy with monitor<T> only: host parameters only, and sync_policy says so per space.
+  STATIC_REQUIRE(policy_traits<host_only_policy>::monitor_without_space<float>);
+  STATIC_REQUIRE(policy_traits<host_only_policy>::has_monitor<float>);
+  STATIC_REQUIRE_FALSE(policy_traits<host_only_policy>::has_monitor<float, other_space>);
+  STATIC_REQUIRE_FALSE(policy_traits<host_only_policy>::supports_space<other_space>);
+  STATIC_REQUIRE(fda::sync_policy<host_only_policy>);
+  STATIC_REQUIRE_FALSE(fda::sync_policy<host_only_policy, float, other_space>);
+  STATIC_REQUIRE_FALSE(policy_traits<int>::has_monitor<float>);
+}
+
+TEST_CASE("threshold_estimator and monitor_traits: the library estimators and monitors") {
+  STATIC_REQUIRE(fda::threshold_estimator<fda::naive_fda::estimator, fda::naive_fda>);
+  STATIC_REQUIRE(fda::threshold_estimator<fda::linear_fda::estimator<float>, fda::linear_fda>);
+  STATIC_REQUIRE(fda::threshold_estimator<fda::linear_fda::estimator<double>, fda::linear_fda>);
+  STATIC_REQUIRE(fda::threshold_estimator<fda::sketch_fda::estimator, fda::sketch_fda>);
+  STATIC_REQUIRE(fda::threshold_estimator<fda::exact_variance::estimator, fda::exact_variance>);
+  STATIC_REQUIRE(fda::threshold_estimator<fda::max_drift::estimator, fda::max_drift>);
+  STATIC_REQUIRE_FALSE(fda::threshold_estimator<fda::naive_fda::estimator, fda::linear_fda>);  // made from its own policy
+  STATIC_REQUIRE_FALSE(fda::threshold_estimator<int, fda::naive_fda>);
+
+  const fda::run_info info{.dim = 8, .workers = 2};
+  const fda::naive_fda::monitor<float> naive({.theta = 1.0}, info);
+  const fda::linear_fda::monitor<float> linear({.theta = 1.0}, info);
+  const fda::sketch_fda::monitor<float> sketch({.theta = 1.0}, info);
+  const fda::exact_variance::monitor<float> exact({.theta = 1.0}, info);
+  const fda::max_drift::monitor<float> drift({.theta = 1.0}, info);
+  const fda::periodic::monitor<float> every({.every = 2}, info);
+  auto non_negative = [](const auto& m, std::size_t field) {
+    return fda::monitor_traits<std::decay_t<decltype(m)>>::non_negative(m, field);
+  };
+  // Field 0 is ||u_k||² for the four variance estimators; nothing else is declared.
+  CHECK(non_negative(naive, 0));
+  CHECK(non_negative(linear, 0));
+  CHECK_FALSE(non_negative(linear, 1));  // ξ·u may be negative
+  CHECK(non_negative(sketch, 0));
+  CHECK_FALSE(non_negative(sketch, 1));
+  CHECK(non_negative(exact, 0));
+  CHECK_FALSE(non_negative(exact, 1));
+  CHECK_FALSE(non_negative(drift, 0));  // a vote (the drift itself only when not finite)
+  CHECK_FALSE(non_negative(every, 0));
+  // impossible_field: linear_fda's Cauchy–Schwarz check; none elsewhere.
+  const std::vector<double> state{1.0, 3.0};
+  CHECK(fda::monitor_traits<fda::linear_fda::monitor<float>>::impossible_field(linear, state) == 1);
+  CHECK(fda::monitor_traits<fda::naive_fda::monitor<float>>::impossible_field(naive, state) == 2);
+  CHECK(fda::monitor_traits<fda::periodic::monitor<float>>::impossible_field(every, state) == 2);
+  // state_fields: threshold monitors have them (Θ, ξ); schedules have none.
+  STATIC_REQUIRE(fda::monitor_traits<fda::linear_fda::monitor<float>>::has_state_fields<fda::checkpoint_writer&>);
+  STATIC_REQUIRE_FALSE(fda::monitor_traits<fda::periodic::monitor<float>>::has_state_fields<fda::checkpoint_writer&>);
 }

@@ -1,5 +1,6 @@
 #pragma once
-/// What a sync computes: every aggregator (see aggregate/aggregator.hpp for the protocol).
+/// What a sync computes: every aggregator (see aggregate/aggregator.hpp for the protocol,
+/// aggregate/traits.hpp for the optional members).
 ///   mean, weighted_mean          x ← avg                               (FedAvg)
 ///   fedavgm                      m ← β m + Δ; x ← x + η m               (server momentum)
 ///   fedadagrad, fedadam, fedyogi x ← x + η m / (sqrt(v) + τ)            (Reddi et al. 2021)
@@ -10,3 +11,4 @@
 #include "aggregate/fedopt.hpp"
 #include "aggregate/mean.hpp"
 #include "aggregate/robust.hpp"
+#include "aggregate/traits.hpp"

@@ -9,7 +9,8 @@
 ///     epoch, check cadence,
 ///     the step reached, the step within the round, the counters and the sync log;
 ///   - the shared state: the global model w0 and the previous one, the policy's state
-///     (Θ, calibration, ξ, ...: its state_fields) and the aggregator's (momentum, moments);
+///     (Θ, calibration, ξ, ...: its monitor's state_fields, fda::monitor_traits) and the
+///     aggregator's (momentum, moments: its state's state_fields, fda::aggregator_traits);
 ///   - every worker: its parameters and, when the worker has them, what its
 ///     `save(fda::checkpoint_writer&)` writes (optimizer state, RNG, data order),
 ///     read back by `load(fda::checkpoint_reader&)`.

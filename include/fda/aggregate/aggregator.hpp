@@ -9,16 +9,16 @@
 ///     (possibly sample-weighted) mean of the workers' models; with Δ = avg - x the
 ///     aggregator updates x in one fused pass. apply is deterministic, so every rank may
 ///     run it redundantly after an all-reduce and all end with the same x.
-/// `weights_by_samples(a)` says whether the trainer must weight the mean by sample counts.
-/// A state whose apply sets x ← avg exactly may say `static constexpr bool replaces_model
-/// = true`: the trainer then swaps buffers instead of running apply (no pass over d). An
-/// aggregator chosen at run time (a variant of several) may instead say it per
-/// configuration with a member `bool replaces_model() const`; with K = 1 such an
-/// aggregator's syncs are skipped (an average of one model is that model).
-/// Optional, for checkpoints' run record and for logs: `static constexpr std::string_view
-/// name` and `std::string describe() const` (the name and every setting, e.g.
-/// "fedadam{lr=0.01, beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"), which
-/// fda::describe_aggregator reads; every shipped aggregator has both.
+/// Optional members, each read only through fda::aggregator_traits (traits.hpp, where each
+/// is documented with its default): `weighted` (weight the mean by sample counts), the
+/// state's `static constexpr bool replaces_model` (apply sets x ← avg exactly: the trainer
+/// swaps buffers instead, no pass over d) or the aggregator's run-time `bool
+/// replaces_model() const` (a variant of several; with K = 1 its syncs are skipped),
+/// `combine_rule()` (robust aggregation), the state's `state_fields(f)` (checkpoints), and
+/// for checkpoints' run record and logs `static constexpr std::string_view name` and
+/// `std::string describe() const` (the name and every setting, e.g. "fedadam{lr=0.01,
+/// beta1=0.9, beta2=0.99, tau=0.001, weighted=false}"); every shipped aggregator has both.
+/// weights_by_samples, replaces_model and describe_aggregator below are its short forms.
 #include <charconv>
 #include <cmath>
 #include <concepts>
@@ -32,36 +32,30 @@
 #include "../detail/traverse.hpp"
 #include "../error.hpp"
 #include "../params.hpp"
+#include "traits.hpp"
 
 namespace fda {
 
 /// True when avg must be the mean weighted by the workers' sample counts n_k:
-/// an aggregator opts in with a member `weighted` (a field, or a static constant).
+/// an aggregator opts in with a member `weighted` (aggregator_traits<A>::weighted).
 template <class A>
 constexpr bool weights_by_samples(const A& a) noexcept {
-  if constexpr (requires { a.weighted; })
-    return static_cast<bool>(a.weighted);
-  else
-    return false;
+  return aggregator_traits<A>::weighted(a);
 }
 
-/// True when the aggregator's new global model is exactly the average (see above).
+/// True when the aggregator's new global model is exactly the average, for every
+/// configuration (aggregator_traits<A>::replaces_model<T>()).
 template <class A, class T>
 constexpr bool replaces_model() {
-  if constexpr (requires { A::template state<T>::replaces_model; })
-    return A::template state<T>::replaces_model;
-  else
-    return false;
+  return aggregator_traits<A>::template replaces_model<T>();
 }
 
 /// replaces_model<A, T>() for this configuration: the aggregator's own `replaces_model()`
-/// when it has one (a run-time choice), else the compile-time answer.
+/// when it has one (a run-time choice), else the compile-time answer
+/// (aggregator_traits<A>::replaces_model<T>(a)).
 template <class T, class A>
 bool replaces_model(const A& a) {
-  if constexpr (requires { { a.replaces_model() } -> std::convertible_to<bool>; })
-    return static_cast<bool>(a.replaces_model());
-  else
-    return replaces_model<A, T>();
+  return aggregator_traits<A>::template replaces_model<T>(a);
 }
 
 namespace detail {
@@ -150,15 +144,10 @@ void server_pass(const char* who, std::size_t dim, F f, X& x, const Avg& avg,
 /// What the run record of a checkpoint (and a log) says an aggregator is: a.describe()
 /// when it has one (its name and configuration), else A::name, else "(unnamed aggregator)"
 /// (a user aggregator with neither: a checkpoint then cannot tell two such apart, nor a
-/// change of their settings; give it `name` and `describe()`).
+/// change of their settings; give it `name` and `describe()`). aggregator_traits<A>::describe.
 template <class A>
 std::string describe_aggregator(const A& a) {
-  if constexpr (requires { { a.describe() } -> std::convertible_to<std::string>; })
-    return std::string(a.describe());
-  else if constexpr (requires { std::string_view(A::name); })
-    return std::string(std::string_view(A::name));
-  else
-    return "(unnamed aggregator)";
+  return aggregator_traits<A>::describe(a);
 }
 
 namespace detail {

@@ -1,7 +1,8 @@
 #pragma once
 /// How a sync combines the workers' values of one parameter: the weighted mean, or an order
 /// statistic (robust aggregation). An aggregator that wants an order statistic says so with
-/// a member `fda::combine_rule combine_rule() const` (coordinate_median, trimmed_mean).
+/// a member `fda::combine_rule combine_rule() const` (coordinate_median, trimmed_mean), read
+/// by fda::aggregator_traits and fda::combine_rule_of (traits.hpp).
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -31,18 +32,8 @@ struct combine_rule {
   }
 };
 
-/// The aggregator's rule for combining the workers' values: its combine_rule(), or the mean.
-template <class A>
-combine_rule combine_rule_of(const A& a) {
-  if constexpr (requires { a.combine_rule(); })
-    return a.combine_rule();
-  else
-    return {};
-}
-
 namespace detail {
 using fda::combine_rule;
-using fda::combine_rule_of;
 }  // namespace detail
 
 }  // namespace fda

@@ -11,10 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "../aggregate/traits.hpp"
 #include "../checkpoint.hpp"
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../params.hpp"
+#include "../policy/traits.hpp"
 #include "../worker.hpp"
 
 namespace fda::detail {
@@ -78,6 +80,14 @@ void on_root_or_raise(Comm& comm, F&& f) {
   throw everywhere<checkpoint_error>(error);
 }
 
+/// Visits the state of the policy's monitor, then the aggregator's server state: their
+/// state_fields, when they have them (fda::monitor_traits, fda::aggregator_traits).
+template <class State, class F>
+void shared_state_fields(State& s, F& f) {
+  monitor_traits<typename State::monitor_type>::state_fields(s.monitor, f);
+  aggregator_traits<typename State::aggregator_type>::state_fields(s.server, f);
+}
+
 /// The shared state of a replica: the position, w0, the previous w0, the policy's and the
 /// aggregator's state, the result so far.
 template <class State>
@@ -86,8 +96,7 @@ std::string save_shared(State& s, run_position pos) {
   pos.fields(out);
   out(s.w0);
   out(s.w0_prev);
-  if constexpr (requires { s.monitor.state_fields(out); }) s.monitor.state_fields(out);
-  if constexpr (requires { s.server.state_fields(out); }) s.server.state_fields(out);
+  shared_state_fields(s, out);
   out(std::uint64_t(s.res.monitor_bytes));
   out(std::uint64_t(s.res.sync_bytes));
   out(std::uint64_t(s.res.sync_log.size()));
@@ -109,8 +118,7 @@ void load_shared(State& s, std::string_view bytes) {
   pos.fields(in);
   in(s.w0);
   in(s.w0_prev);
-  if constexpr (requires { s.monitor.state_fields(in); }) s.monitor.state_fields(in);
-  if constexpr (requires { s.server.state_fields(in); }) s.server.state_fields(in);
+  shared_state_fields(s, in);
   s.res = result{};
   s.res.steps = pos.step;
   s.res.syncs = pos.syncs;

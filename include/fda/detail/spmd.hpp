@@ -31,33 +31,17 @@
 
 namespace fda::detail {
 
-/// The monitor of Policy for T parameters in memory space Space: `monitor<T, Space>` when
-/// the policy has that template (linear_fda, sketch_fda), else `monitor<T>`.
+/// The run's monitor: policy_traits<Policy>::monitor<T, Space>, or, for a policy without
+/// one (diagnose_policy has already said why), a stand-in so that no error follows that one.
 template <class Policy, class T, class Space>
 struct monitor_for {
-  using type = typename Policy::template monitor<T>;
+  using type = unusable_monitor;
 };
 template <class Policy, class T, class Space>
-  requires requires { typename Policy::template monitor<T, Space>; }
+  requires policy_traits<Policy>::template has_monitor<T, Space>
 struct monitor_for<Policy, T, Space> {
-  using type = typename Policy::template monitor<T, Space>;
+  using type = typename policy_traits<Policy>::template monitor<T, Space>;
 };
-
-/// True for a policy whose monitor reads the parameters in host memory whatever their space
-/// (it says so with `static constexpr bool host_memory_only = true`: exact_variance).
-template <class Policy>
-constexpr bool host_memory_policy() {
-  if constexpr (requires { Policy::host_memory_only; })
-    return bool(Policy::host_memory_only);
-  else
-    return false;
-}
-
-/// True for an aggregator with an order-statistic rule (coordinate_median, trimmed_mean).
-template <class Aggregator>
-constexpr bool robust_aggregator() {
-  return requires(const Aggregator& a) { a.combine_rule(); };
-}
 
 /// A replica's buffer as the transports take it: a std::span of host memory (the host path,
 /// unchanged), a param_view of device memory (<fda/thrust.hpp>).
@@ -104,12 +88,15 @@ inline std::string device_checkpoint_message() {
 template <class T, class Policy, class Aggregator, class Space = host_space>
 struct run_state {
   static constexpr bool on_host = std::same_as<Space, host_space>;  ///< host parameters
-  static_assert(on_host || !host_memory_policy<Policy>(),
-                "fda::train: this policy's monitor reads the parameters in host memory (exact_variance): with device parameters use linear_fda, sketch_fda, naive_fda, max_drift or a schedule (docs/gpu.md)");
-  static_assert(on_host || replaces_model<Aggregator, T>(),
+  // The policy first, with a message naming what it lacks for this run's memory space (a
+  // monitor<T> without one, host_memory_only) or, for a non-policy, the member it lacks.
+  static_assert(diagnose_policy<Policy, T, Space>(), "fda::train: the policy does not model fda::sync_policy");
+  static_assert(on_host || aggregator_traits<Aggregator>::template replaces_model<T>(),
                 "fda::train: server optimizers (fedavgm, fedadagrad, fedadam, fedyogi) update host memory: with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
-  static_assert(on_host || !robust_aggregator<Aggregator>(),
+  static_assert(on_host || !aggregator_traits<Aggregator>::is_robust,
                 "fda::train: robust aggregation (coordinate_median, trimmed_mean) needs host parameters: with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
+  using policy_type = Policy;                                        ///< the sync policy
+  using aggregator_type = Aggregator;                                ///< the aggregator
   using vector = typename space_traits<Space>::template vector<T>;  ///< a buffer of d parameters in Space
   using monitor_type = typename monitor_for<Policy, T, Space>::type;
   using server_type = typename Aggregator::template state<T>;
@@ -124,14 +111,6 @@ struct run_state {
   server_type server;
   result res;
 };
-
-template <class Policy>
-constexpr bool adaptive_threshold(const Policy& p) {
-  if constexpr (requires { p.theta.is_adaptive(); })
-    return p.theta.is_adaptive();
-  else
-    return false;
-}
 
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -238,7 +217,7 @@ class training_loop {
       : comm_(comm), w_(w), shared_(shared), opt_(opt), callbacks_(callbacks),
         mine_(fda::view(w.params())), mine_const_(mine_), k_(comm.size()), d_(mine_.size()), rank_(comm.rank()),
         total_(opt.total_steps()), spe_(opt.steps_per_epoch), weight_(weight_of(w, agg)),
-        rule_(combine_rule_of(agg)), adaptive_(adaptive_threshold(policy)), alone_(k_ == 1),
+        rule_(combine_rule_of(agg)), adaptive_(policy_traits<Policy>::is_adaptive(policy)), alone_(k_ == 1),
         nothing_to_sync_(alone_ && replaces_model<T>(agg)),
         identity_{std::string(Policy::name), describe_aggregator(agg), k_, d_, sizeof(T), opt.seed, spe_,
                   opt.check_every},
@@ -267,7 +246,7 @@ class training_loop {
  private:
   static constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
   static constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
-  static constexpr bool calibrates_on_drift = calibration_of<Policy>() == calibration::max_sq_drift;
+  static constexpr bool calibrates_on_drift = policy_traits<Policy>::calibrates_on == calibration::max_sq_drift;
 
   static double weight_of(W& w, const Aggregator& agg) {
     if constexpr (counts_samples<W>)

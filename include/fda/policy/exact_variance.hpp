@@ -28,6 +28,8 @@ struct exact_variance {
     std::size_t state_bytes() const { return 4 * (1 + dim); }
     /// "sq_norm" for value 0, "drift" for the others, for logs.
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "drift"; }
+    /// Field 0, ||u_k||², can never be negative (a negative one is a faulty state).
+    bool non_negative(std::size_t field) const { return field == 0; }
     /// out = {||u||², u} with u = w - w0.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
@@ -48,9 +50,10 @@ struct exact_variance {
     void on_sync(const X&, const Xp&) {}
   };
 
-  /// The monitor of a run with parameters of type T.
-  template <class T>
-  using monitor = detail::threshold_monitor<exact_variance, estimator>;
+  /// The monitor of a run with parameters of type T. Space is there for the protocol:
+  /// host_memory_only makes fda::train refuse any space but the host's.
+  template <class T, class Space = host_space>
+  using monitor = threshold_monitor<exact_variance, estimator>;
 };
 
 }  // namespace fda

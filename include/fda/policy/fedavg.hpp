@@ -13,8 +13,9 @@ struct fedavg {
   static constexpr std::string_view name = "fedavg";  ///< the policy's name in logs and errors
   std::size_t local_epochs = 1;  ///< E
 
-  /// The monitor of a run with T parameters: a schedule of rounds of E epochs.
-  template <class T>
+  /// The monitor of a run with T parameters in any memory space Space (it reads no
+  /// parameter): a schedule of rounds of E epochs.
+  template <class T, class Space = host_space>
   struct monitor : detail::schedule_monitor {
     /// Throws fda::invalid_argument for local_epochs = 0, steps_per_epoch = 0 or an invalid `info`.
     monitor(const fedavg& p, const run_info& info)

@@ -33,7 +33,6 @@ struct linear_fda {
   /// in memory space Space.
   template <class T, class Space = host_space>
   struct estimator {
-    static constexpr bool on_host = std::same_as<Space, host_space>;  ///< ξ in host memory
     using vector = typename space_traits<Space>::template vector<T>;    ///< ξ's container
 
     /// ξ of the first round: a random unit vector drawn from info.seed (every worker draws the same).
@@ -59,6 +58,8 @@ struct linear_fda {
     std::size_t state_bytes() const { return 8; }
     /// "sq_norm", then "xi_dot_drift", for logs.
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "xi_dot_drift"; }
+    /// Field 0, ||u_k||², can never be negative (a negative one is a faulty state).
+    bool non_negative(std::size_t field) const { return field == 0; }
     /// out = {||u||², ξ·u} with u = w - w0, in one fused pass.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
@@ -78,14 +79,12 @@ struct linear_fda {
     void on_sync(const X& new_w0, const Xp& old_w0) {
       const double step = std::sqrt(sq_distance(new_w0, old_w0));
       if (!(step > 0.0 && std::isfinite(step))) return;
-      if constexpr (on_host) {
-        auto out = xi.begin();
-        detail::for_each_element([&](auto a, auto b) { *out++ = T((double(a) - double(b)) / step); },
-                                 new_w0, old_w0);
-      } else {  // the kernels of Space (normalize() divides by the norm anyway)
-        copy(new_w0, fda::view(xi));
-        axpy(-1.0, old_w0, fda::view(xi));
-      }
+      // ξ ← (new − old) / step, element by element in ξ's memory space (every space: the
+      // host's formula, so every space stores the host's ξ up to the norm's rounding)
+      const auto& vnew = detail::as_view(new_w0);
+      const auto vxi = fda::view(xi);
+      detail::require_same_size("fda::linear_fda", {"xi", "new_w0"}, vxi, vnew);
+      detail::for_each_in_space(detail::step_direction_op{step}, vnew, detail::as_view(old_w0), vxi);
       normalize();
     }
 
@@ -97,25 +96,19 @@ struct linear_fda {
       std::uint64_t state = info.seed ^ 0x11ea5fdaULL;
       auto uniform = [&] { return (double(detail::splitmix64(state) >> 11) + 0.5) * 0x1p-53; };
       for (auto& v : x) v = T(std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()));
-      if constexpr (std::same_as<vector, std::vector<T>>)
-        return x;
-      else
-        return vector(x.begin(), x.end());
+      return vector(x.begin(), x.end());  // (to ξ's memory space)
     }
 
     void normalize() {
       const double n = std::sqrt(sq_norm(fda::view(xi)));
-      if constexpr (on_host)
-        for (auto& x : xi) x = T(double(x) / n);
-      else
-        scale(1.0 / n, fda::view(xi));
+      detail::for_each_in_space(detail::divide_op{n}, fda::view(xi));  // x ← x / n, in ξ's space
       xi_sq_norm = sq_norm(fda::view(xi));
     }
   };
 
   /// Space: where the parameters live (host_space, or fda::device_space with <fda/thrust.hpp>).
   template <class T, class Space = host_space>
-  using monitor = detail::threshold_monitor<linear_fda, estimator<T, Space>>;
+  using monitor = threshold_monitor<linear_fda, estimator<T, Space>>;
 };
 
 }  // namespace fda

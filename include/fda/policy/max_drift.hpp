@@ -45,9 +45,10 @@ struct max_drift {
     void on_sync(const X&, const Xp&) {}
   };
 
-  /// The monitor of a run with parameters of type T.
-  template <class T>
-  using monitor = detail::threshold_monitor<max_drift, estimator>;
+  /// The monitor of a run with parameters of type T in memory space Space (the kernels
+  /// dispatch on the views' space; the estimator keeps no per-parameter vector).
+  template <class T, class Space = host_space>
+  using monitor = threshold_monitor<max_drift, estimator>;
 };
 
 }  // namespace fda

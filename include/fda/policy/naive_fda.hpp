@@ -23,6 +23,8 @@ struct naive_fda {
     std::size_t state_bytes() const { return 4; }
     /// "sq_norm", for logs.
     const char* field_name(std::size_t) const { return "sq_norm"; }
+    /// Field 0, ||u_k||², can never be negative (a negative one is a faulty state).
+    bool non_negative(std::size_t field) const { return field == 0; }
     /// out[0] = ||w - w0||².
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
@@ -38,9 +40,10 @@ struct naive_fda {
     void on_sync(const X&, const Xp&) {}
   };
 
-  /// The monitor of a run with parameters of type T.
-  template <class T>
-  using monitor = detail::threshold_monitor<naive_fda, estimator>;
+  /// The monitor of a run with parameters of type T in memory space Space (the kernels
+  /// dispatch on the views' space; the estimator keeps no per-parameter vector).
+  template <class T, class Space = host_space>
+  using monitor = threshold_monitor<naive_fda, estimator>;
 };
 
 }  // namespace fda

@@ -11,8 +11,9 @@ struct periodic {
   static constexpr std::string_view name = "periodic";  ///< the policy's name in logs and errors
   std::size_t every = 1;  ///< τ, local steps per round
 
-  /// The monitor of a run with T parameters: a schedule of rounds of τ steps.
-  template <class T>
+  /// The monitor of a run with T parameters in any memory space Space (it reads no
+  /// parameter): a schedule of rounds of τ steps.
+  template <class T, class Space = host_space>
   struct monitor : detail::schedule_monitor {
     /// Throws fda::invalid_argument for every = 0 or an invalid `info`.
     monitor(const periodic& p, const run_info& info)

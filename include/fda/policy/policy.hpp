@@ -2,9 +2,11 @@
 /// The sync-policy protocol: what the trainer asks a policy once per local step.
 ///
 /// A policy is a small config struct P (designated initializers). For a run it makes a
-/// monitor, `typename P::template monitor<T>(policy, run_info)`, T being the parameter
-/// type. One monitor serves all in-process workers: its const members only read shared
-/// data (w0, ξ, hash functions) and may run on every worker's thread at once.
+/// monitor, `typename P::template monitor<T, Space>(policy, run_info)`, T being the
+/// parameter type and Space their memory space (fda::policy_traits<P>::monitor resolves
+/// it; a policy declaring only `monitor<T>` runs on host parameters only). One monitor
+/// serves all in-process workers: its const members only read shared data (w0, ξ, hash
+/// functions) and may run on every worker's thread at once.
 ///
 ///   every step s of a round (s = 1, 2, ...), on every worker:
 ///     if m.checks_at(s):  m.local_state(w, w0, state)    // state_size() doubles
@@ -15,6 +17,11 @@
 /// Every local state is a sum over workers, so one all-reduce-sum serves all policies.
 /// state_bytes() is the cost-model size of one worker's state (docs/algorithm.md: Communication cost: 4-byte
 /// floats), whatever the in-memory type; the trainer counts K · state_bytes() per check.
+///
+/// Optional members of a policy and of a monitor (host_memory_only, calibrates_on,
+/// non_negative, impossible_field, state_fields, ...) are read only through
+/// fda::policy_traits and fda::monitor_traits (traits.hpp), where each is documented. A
+/// threshold policy writes an estimator instead of a monitor: fda::threshold_monitor.
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -27,6 +34,7 @@
 #include "../error.hpp"
 #include "../params.hpp"
 #include "../threshold.hpp"
+#include "traits.hpp"
 
 namespace fda {
 
@@ -55,15 +63,6 @@ struct sync_info {
   double max_sq_drift = std::numeric_limits<double>::quiet_NaN();
 };
 
-/// What an adaptive Θ calibrates on: the quantity the policy compares with Θ, measured at
-/// each sync. Variance-based policies compare an estimate of Var; max_drift compares each
-/// worker's own ||u_k||², whose largest value ends the round. A policy says which with
-/// `static constexpr fda::calibration calibrates_on = ...` (default: variance).
-enum class calibration {
-  variance,      ///< sync_info::variance
-  max_sq_drift,  ///< sync_info::max_sq_drift
-};
-
 namespace detail {
 
 inline void validate(const char* where, const run_info& info) {
@@ -72,28 +71,16 @@ inline void validate(const char* where, const run_info& info) {
   if (info.check_every == 0) fail(where, ": check_every = 0 is invalid: it must be >= 1");
 }
 
-/// The quantity Policy's adaptive Θ calibrates on (see fda::calibration).
-template <class Policy>
-constexpr calibration calibration_of() {
-  if constexpr (requires { Policy::calibrates_on; })
-    return Policy::calibrates_on;
-  else
-    return calibration::variance;
-}
+/// A view of T parameters in Space, to check a monitor's protocol with.
+template <class T, class Space>
+using probe_view = param_view<const T, Space>;
 
-/// The dummy view used to check the concept below.
-using probe_view = param_view<const float>;
-
-}  // namespace detail
-
-/// A type the trainer can run: its monitor for parameter type T has the protocol above.
-template <class P, class T = float>
-concept sync_policy = requires { typename P::template monitor<T>; } &&
-    std::constructible_from<typename P::template monitor<T>, const P&, const run_info&> &&
-    requires(typename P::template monitor<T>& m,
-             const typename P::template monitor<T>& cm, std::span<double> out,
-             std::span<const double> summed, const detail::probe_view& v) {
-      { P::name } -> std::convertible_to<std::string_view>;
+/// The monitor protocol of the header comment, for M made from policy P.
+template <class M, class P, class T, class Space>
+concept policy_monitor =
+    std::constructible_from<M, const P&, const run_info&> &&
+    requires(M& m, const M& cm, std::span<double> out, std::span<const double> summed,
+             const probe_view<T, Space>& v) {
       { cm.state_size() } -> std::same_as<std::size_t>;
       { cm.state_bytes() } -> std::same_as<std::size_t>;
       { cm.checks_at(std::size_t{}) } -> std::same_as<bool>;
@@ -104,10 +91,107 @@ concept sync_policy = requires { typename P::template monitor<T>; } &&
       { cm.field_name(std::size_t{}) } -> std::convertible_to<std::string_view>;
     };
 
+}  // namespace detail
+
+/// A type the trainer can run on T parameters in memory space Space: it has a name, and
+/// its monitor for T and Space (`fda::policy_traits<P>::monitor`) has the protocol above.
+/// fda::train explains a policy that is not one with detail::diagnose_policy.
+template <class P, class T = float, class Space = host_space>
+concept sync_policy = policy_traits<P>::has_name && policy_traits<P>::template supports_space<Space, T> &&
+                      detail::policy_monitor<typename policy_traits<P>::template monitor<T, Space>, P, T, Space>;
+
+namespace detail {
+
+/// Which member of the monitor protocol M lacks, as one static_assert (diagnose_policy).
+template <class M, class P, class T, class Space>
+constexpr bool diagnose_monitor() {
+  using V = const probe_view<T, Space>&;
+  if constexpr (!std::constructible_from<M, const P&, const run_info&>)
+    static_assert(always_false<M>, "fda::train: the policy's monitor (M, in the note above) cannot be made as "
+                                   "monitor(const Policy&, const fda::run_info&): give it that constructor");
+  else if constexpr (!requires(const M& m) { { m.state_size() } -> std::same_as<std::size_t>; })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no std::size_t state_size() const "
+                                   "(the doubles of a worker's local state)");
+  else if constexpr (!requires(const M& m) { { m.state_bytes() } -> std::same_as<std::size_t>; })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no std::size_t state_bytes() const "
+                                   "(a local state's bytes in the cost model)");
+  else if constexpr (!requires(const M& m, std::size_t s) { { m.checks_at(s) } -> std::same_as<bool>; })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no bool checks_at(std::size_t "
+                                   "steps_in_round) const");
+  else if constexpr (!requires(const M& m, V v, std::span<double> out) { m.local_state(v, v, out); })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no local_state(w, w0, std::span<double> "
+                                   "out) const taking fda::param_view<const T, Space> views");
+  else if constexpr (!requires(const M& m, std::span<const double> s) {
+                       { m.decide(s, std::size_t{}) } -> std::same_as<decision>;
+                     })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no decide(std::span<const double> summed, "
+                                   "std::size_t steps_in_round) const returning fda::decision");
+  else if constexpr (!requires(M& m, V v) { m.on_sync(v, v, sync_info{}); })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no on_sync(new_w0, old_w0, const "
+                                   "fda::sync_info&) taking fda::param_view<const T, Space> views");
+  else if constexpr (!requires(const M& m) { { m.theta() } -> std::same_as<double>; })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no double theta() const (NaN for a schedule)");
+  else if constexpr (!requires(const M& m, std::size_t i) { { m.field_name(i) } -> std::convertible_to<std::string_view>; })
+    static_assert(always_false<M>, "fda::train: the policy's monitor has no field_name(std::size_t field) const "
+                                   "returning a string");
+  return true;
+}
+
+/// Whether Policy is a sync policy for T parameters in Space, and if not, one static_assert that
+/// says why (the first of: no name; a monitor<T> without a memory space, off the host; no
+/// monitor; a host_memory_only policy off the host; a member of the monitor protocol
+/// missing). fda::train reaches it before anything else about the policy; true for a policy.
+template <class Policy, class T, class Space>
+constexpr bool diagnose_policy() {
+  using traits = policy_traits<Policy>;
+  constexpr bool on_host = std::same_as<Space, host_space>;
+  if constexpr (!traits::has_name)
+    static_assert(always_false<Policy>,
+                  "fda::train: the policy (Policy, in the note above) has no name: give it `static constexpr "
+                  "std::string_view name = \"my_policy\";` (logs, errors and checkpoints name it)");
+  else if constexpr (!on_host && traits::template monitor_without_space<T>)
+    static_assert(always_false<Policy>,
+                  "fda::train: the policy (Policy, in the note above) declares monitor<T> without a memory space, "
+                  "so it cannot run on device parameters: declare template <class T, class Space = "
+                  "fda::host_space> monitor and keep per-run vectors in fda::space_traits<Space>::vector<T> "
+                  "(docs/concepts.md)");
+  else if constexpr (!traits::template has_monitor<T, Space>)
+    static_assert(always_false<Policy>,
+                  "fda::train: the policy (Policy, in the note above) has no monitor: declare template <class T, "
+                  "class Space = fda::host_space> monitor (a class, or fda::threshold_monitor<Policy, Estimator>) "
+                  "(docs/concepts.md)");
+  else if constexpr (!on_host && traits::host_memory_only)
+    static_assert(always_false<Policy>,
+                  "fda::train: this policy's monitor reads the parameters in host memory (exact_variance): with "
+                  "device parameters use linear_fda, sketch_fda, naive_fda, max_drift or a schedule (docs/gpu.md)");
+  else
+    diagnose_monitor<typename traits::template monitor<T, Space>, Policy, T, Space>();
+  return true;
+}
+
+/// Stands in for the monitor of a policy that has none for the run, once diagnose_policy
+/// has said why: the trainer then compiles on, so that message is the only error.
+struct unusable_monitor {
+  template <class P>
+  unusable_monitor(const P&, const run_info&) {}
+  std::size_t state_size() const { return 0; }
+  std::size_t state_bytes() const { return 0; }
+  const char* field_name(std::size_t) const { return "none"; }
+  double theta() const { return 0.0; }
+  bool checks_at(std::size_t) const { return false; }
+  template <class W, class W0>
+  void local_state(const W&, const W0&, std::span<double>) const {}
+  decision decide(std::span<const double>, std::size_t) const { return {}; }
+  template <class X, class Xp>
+  void on_sync(const X&, const Xp&, const sync_info&) {}
+};
+
+}  // namespace detail
+
 /// Why a worker's local state cannot be right.
 enum class state_fault_kind {
   not_finite = 1,       ///< NaN or Inf: the worker's parameters hold NaN or Inf
-  negative_square = 2,  ///< a squared norm (a field named "sq_norm") below zero
+  negative_square = 2,  ///< a field the monitor declares non_negative (a squared norm) below zero
   impossible = 3,       ///< values no model can produce (the monitor's own check, e.g. Cauchy–Schwarz)
 };
 
@@ -118,21 +202,20 @@ struct state_fault {
   state_fault_kind kind = state_fault_kind::not_finite;  ///< what is wrong with it
 };
 
-/// The first faulty field of a local state, if any: not finite; a squared norm below 0; or
-/// what the monitor's `impossible_field(state)` (optional: the index, or state.size() when
-/// all is well) reports, e.g. |ξ·u| > ||ξ||·||u|| for linear_fda. Honest workers never
-/// produce these; a broken or hostile one may.
+/// The first faulty field of a local state, if any: not finite; below 0 where the monitor
+/// declares the field non_negative (a squared norm); or what the monitor's
+/// `impossible_field(state)` reports, e.g. |ξ·u| > ||ξ||·||u|| for linear_fda (both
+/// optional: fda::monitor_traits). Honest workers never produce these; a broken or hostile
+/// one may.
 template <class Monitor>
 std::optional<state_fault> find_state_fault(const Monitor& m, std::span<const double> state) {
+  using traits = monitor_traits<Monitor>;
   for (std::size_t i = 0; i < state.size(); ++i)
     if (!std::isfinite(state[i])) return state_fault{i, state[i], state_fault_kind::not_finite};
   for (std::size_t i = 0; i < state.size(); ++i)
-    if (state[i] < 0.0 && std::string_view(m.field_name(i)) == "sq_norm")
-      return state_fault{i, state[i], state_fault_kind::negative_square};
-  if constexpr (requires { m.impossible_field(state); }) {
-    const std::size_t i = m.impossible_field(state);
-    if (i < state.size()) return state_fault{i, state[i], state_fault_kind::impossible};
-  }
+    if (state[i] < 0.0 && traits::non_negative(m, i)) return state_fault{i, state[i], state_fault_kind::negative_square};
+  const std::size_t i = traits::impossible_field(m, state);
+  if (i < state.size()) return state_fault{i, state[i], state_fault_kind::impossible};
   return std::nullopt;
 }
 

@@ -38,12 +38,14 @@ struct sketch_fda {
     std::size_t state_bytes() const { return 4 * state_size(); }
     /// "sq_norm" for value 0, "sketch" for the counters, for logs.
     const char* field_name(std::size_t i) const { return i == 0 ? "sq_norm" : "sketch"; }
+    /// Field 0, ||u_k||², can never be negative (a negative one is a faulty state).
+    bool non_negative(std::size_t field) const { return field == 0; }
     /// out = {||u||², sk(u)} with u = w - w0, in one pass over w and w0.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
       detail::require_same_size("fda::sketch_fda", {"w", "w0"}, w, w0);
       std::fill(out.begin(), out.end(), 0.0);
-      out[0] = detail::sketch_kernel<typename W::space>::accumulate(hashes, out.data() + 1, w, w0);
+      out[0] = detail::sketch_in_space(hashes, out.data() + 1, w, w0);
     }
     /// H = s[0]/k - M2(s[1..]/k) / (1 + ε), M2 the median over rows of Σ_j S[r][j]²;
     /// sync when H > Θ.
@@ -60,7 +62,7 @@ struct sketch_fda {
 
   /// Space: where the parameters live; the sketch runs there (the state is host memory).
   template <class T, class Space = host_space>
-  using monitor = detail::threshold_monitor<sketch_fda, estimator>;
+  using monitor = threshold_monitor<sketch_fda, estimator>;
 };
 
 }  // namespace fda

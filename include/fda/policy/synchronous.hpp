@@ -10,8 +10,9 @@ namespace fda {
 struct synchronous {
   static constexpr std::string_view name = "synchronous";  ///< the policy's name in logs and errors
 
-  /// The monitor of a run with T parameters: a schedule of rounds of 1 step.
-  template <class T>
+  /// The monitor of a run with T parameters in any memory space Space (it reads no
+  /// parameter): a schedule of rounds of 1 step.
+  template <class T, class Space = host_space>
   struct monitor : detail::schedule_monitor {
     /// Validates `info` (fda::invalid_argument on K = 0, d = 0 or check_every = 0).
     monitor(const synchronous&, const run_info& info)
