@@ -33,6 +33,23 @@ grep -q '^synchronous ' "$dir/table.txt" || fail "no final table on stdout"
 /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d['epochs'] == 1 and [p['policy'] for p in d['policies']] == ['fedavg']))" \
   "$dir/last.json" || fail "the last --epochs/--policy did not win: $(cat "$dir/last.json")"
 
+# A simulated network (--net-*) charges time and changes nothing else: the same runs, bit
+# for bit, with the network's seconds in the JSON (on narrow links synchronous pays more).
+"$bin" --model softmax --train-subset 2000 --workers 4 --batch 16 --quiet --epochs 1 --policy synchronous,linear \
+  --theta 0.05 --json "$dir/plain.json" > /dev/null
+"$bin" --model softmax --train-subset 2000 --workers 4 --batch 16 --quiet --epochs 1 --policy synchronous,linear \
+  --theta 0.05 --net-bandwidth 10M --net-latency 50us --net-topology ring --json "$dir/net.json" > "$dir/net.txt"
+grep -q '^simulated network (10 Mbit/s per link, 0.05 ms latency, ring)' "$dir/net.txt" || fail "no network table: $(cat "$dir/net.txt")"
+/usr/bin/python3 - "$dir/plain.json" "$dir/net.json" <<'PY' || fail "--net-* changed the run or lacks its time"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+keys = ("steps", "syncs", "total_bytes", "test_accuracy")
+same = all(p[k] == q[k] for p, q in zip(a["policies"], b["policies"]) for k in keys)
+t = {p["policy"]: p["network_seconds"] for p in b["policies"]}
+sys.exit(not (same and a["policies"][0]["network_seconds"] is None and b["network"]["topology"] == "ring"
+              and t["synchronous"] > t["linear"] > 0))
+PY
+
 expect_2() {  # the arguments must be rejected with status 2 and a message naming $1
   local option=$1; shift
   set +e
@@ -85,6 +102,9 @@ expect_2 --check-every --check-every inf
 expect_2 --train-subset --train-subset -1
 expect_2 --byzantine --byzantine nan
 expect_2 --checkpoint-every --checkpoint-every -1
+for value in 0 -1G nan inf 1Gb fast; do expect_2 --net-bandwidth --net-bandwidth $value; done
+for value in -1ms nan inf 20min; do expect_2 --net-latency --net-latency $value; done
+expect_2 --net-topology --net-topology mesh
 # A whole number is read in decimal: CLI11 alone took "010" as octal 8.
 "$bin" --model softmax --train-subset 200 --epochs 1 --batch 2 --workers 010 --json "$dir/octal.json" 2> "$dir/octal.err" >/dev/null
 grep -q '"workers":10,' "$dir/octal.json" || fail "--workers 010 is not 10 workers: $(cat "$dir/octal.json")"

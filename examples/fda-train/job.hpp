@@ -2,6 +2,7 @@
 // The pieces of the Fashion-MNIST job: a worker (a model, a client optimizer, a shard of
 // the training set), a server optimizer chosen at run time, the evaluation of the
 // averaged model, and the policies by name.
+#include <fda/comm/simulated_network.hpp>
 #include <fda/data/idx.hpp>
 #include <fda/data/partition.hpp>
 #include <fda/fda.hpp>

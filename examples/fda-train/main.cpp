@@ -59,6 +59,14 @@ struct settings {
   std::string checkpoint;
   std::size_t checkpoint_every = 0;
   bool resume = false;
+  // A simulated network (fda::simulated_network) when a bandwidth or a latency is given.
+  std::optional<double> net_bandwidth, net_latency;  // bits/s, seconds
+  std::string net_topology = "star";
+  bool simulates_network() const { return net_bandwidth || net_latency; }
+  fda::network_model network() const {
+    return {.bandwidth = net_bandwidth.value_or(1e9), .latency = net_latency.value_or(0.0),
+            .topology = net_topology == "ring" ? fda::network_topology::ring : fda::network_topology::star};
+  }
 };
 
 /// The ranks of an MPI job (--transport mpi); rank 0 of 1 in-process.
@@ -149,6 +157,30 @@ CLI::Validator number(T lo, T hi = std::numeric_limits<T>::max(), bool open_lo =
       bounds);  // --help: "FLOAT:> 0", "UINT:[1, 4096]"
 }
 
+/// A number followed by one of `units` (suffix → factor; "" for none), rewritten to the
+/// number times the factor, which must be finite and > 0 (>= 0 where `zero_ok`):
+/// "100M" → 1e+08 for a bandwidth, "20ms" → 0.02 for a latency.
+CLI::Validator quantity(std::vector<std::pair<std::string, double>> units, bool zero_ok, std::string what) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        for (const auto& [suffix, factor] : units) {
+          if (text.size() <= suffix.size() || text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+          const std::string digits = text.substr(0, text.size() - suffix.size());
+          double v = 0;
+          const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+          if (ec != std::errc{} || end != digits.data() + digits.size()) continue;
+          v *= factor;
+          if (!std::isfinite(v) || v < 0 || (v == 0 && !zero_ok)) break;
+          char buf[32];
+          text = std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+          return {};
+        }
+        return "must be " + what + ", not '" + text + "'";
+      },
+      what);
+}
+
 /// Registers every option with its check; a bad value makes CLI11 throw, and main exits 2.
 void define_options(CLI::App& app, settings& s) {
   using count = std::size_t;  // the whole-number options
@@ -226,6 +258,17 @@ void define_options(CLI::App& app, settings& s) {
       ->check(CLI::IsMember({"local", "mpi"}))->capture_default_str();
   app.add_option("--mpi-reduction", s.reduction, "ordered: bit-identical to --transport local | native: MPI_Allreduce")
       ->check(CLI::IsMember({"ordered", "native"}))->capture_default_str();
+  // A bandwidth in bits/s with an optional decimal prefix; "bit/s" or "bps" may follow.
+  std::vector<std::pair<std::string, double>> rates;
+  for (const std::string unit : {"bit/s", "bps", ""})
+    for (const auto& [prefix, factor] : {std::pair<std::string, double>{"T", 1e12}, {"G", 1e9}, {"M", 1e6}, {"k", 1e3}, {"", 1.0}})
+      rates.push_back({prefix + unit, factor});
+  app.add_option("--net-bandwidth", s.net_bandwidth, "simulate a network: bits/s per link, e.g. 1G, 100M, 10kbit/s (default with --net-latency: 1G)")
+      ->transform(quantity(rates, false, "a bandwidth > 0 in bits/s, e.g. 1G, 100M, 2.5Gbit/s"));
+  app.add_option("--net-latency", s.net_latency, "simulate a network: one-way latency per message, e.g. 20ms, 150us, 0.1s (default with --net-bandwidth: 0)")
+      ->transform(quantity({{"ms", 1e-3}, {"us", 1e-6}, {"s", 1.0}, {"", 1.0}}, true, "a latency >= 0, e.g. 20ms, 150us, 0.1s"));
+  app.add_option("--net-topology", s.net_topology, "simulated network: star (a server aggregates) | ring (ring all-reduce)")
+      ->check(CLI::IsMember({"star", "ring"}))->capture_default_str();
 }
 
 /// Human-readable bytes for the table.
@@ -244,6 +287,13 @@ void print_table(const std::vector<outcome>& runs, const settings& s) {
     if (s.target) std::printf("  %s", r.reached ? bytes(r.reached->total_bytes).c_str() : "never");
     std::printf("\n");
   }
+  if (!s.simulates_network()) return;
+  const fda::network_model net = s.network();
+  const auto [scale, prefix] = net.bandwidth >= 1e9 ? std::pair{1e9, "G"} : net.bandwidth >= 1e6 ? std::pair{1e6, "M"}
+                               : net.bandwidth >= 1e3 ? std::pair{1e3, "k"} : std::pair{1.0, ""};
+  std::printf("\nsimulated network (%g %sbit/s per link, %g ms latency, %s): communication time\n",
+              net.bandwidth / scale, prefix, net.latency * 1e3, s.net_topology.c_str());
+  for (const auto& r : runs) std::printf("%-12s %10.2f s\n", r.policy.c_str(), r.result.network_seconds);
 }
 
 void print_transport_bytes(const std::vector<outcome>& runs) {
@@ -271,7 +321,13 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
       << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
       << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
-      << ",\"target_accuracy\":" << (s.target ? json_number(*s.target) : "null") << ",\"policies\":[";
+      << ",\"target_accuracy\":" << (s.target ? json_number(*s.target) : "null");
+  if (s.simulates_network()) {
+    const fda::network_model net = s.network();
+    out << ",\"network\":{\"bandwidth_bits_per_s\":" << json_number(net.bandwidth)
+        << ",\"latency_s\":" << json_number(net.latency) << ",\"topology\":" << json_string(s.net_topology) << "}";
+  }
+  out << ",\"policies\":[";
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     out << (i ? "," : "") << "{\"policy\":" << json_string(r.policy)
@@ -279,7 +335,9 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
         << ",\"steps\":" << r.result.steps << ",\"syncs\":" << r.result.syncs
         << ",\"monitor_bytes\":" << r.result.monitor_bytes << ",\"sync_bytes\":" << r.result.sync_bytes
         << ",\"total_bytes\":" << r.result.total_bytes() << ",\"test_accuracy\":" << json_number(r.test_accuracy)
-        << ",\"wall_seconds\":" << json_number(r.result.wall_seconds) << ",\"bytes_sent_per_rank\":[";
+        << ",\"wall_seconds\":" << json_number(r.result.wall_seconds)
+        << ",\"network_seconds\":" << (s.simulates_network() ? json_number(r.result.network_seconds) : "null")
+        << ",\"bytes_sent_per_rank\":[";
     for (std::size_t k = 0; k < r.result.bytes_sent_per_rank.size(); ++k)
       out << (k ? "," : "") << r.result.bytes_sent_per_rank[k];
     out << "],\"faults\":" << r.result.faults.size() << ",\"notes\":[";
@@ -402,14 +460,31 @@ int run(const settings& s, mpi_job& job) {
     }
     const server_opt server = make_server(s.server_opt, s.server_lr, s.trim);
     o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
+      // One worker's run on any transport; the callbacks run on rank 0 only.
+      auto train_on = [&](auto& comm, worker& w) {
+        if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
+        return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
+      };
 #ifdef FDA_TRAIN_MPI
-      if (mpi) {  // the same callback types on every rank: they run on rank 0 only
+      if (mpi) {  // the same callback types on every rank
         worker w = make_worker(job.rank);
-        return fda::train(*job.comm, w, policy, server, opt, eval, keep, log, stop, bar);
+        if (!s.simulates_network()) return train_on(*job.comm, w);
+        fda::simulated_network net(*job.comm, s.network());
+        return train_on(net, w);
       }
 #endif
-      if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
-      return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+      if (!s.simulates_network()) {
+        if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
+        return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+      }
+      std::optional<fda::result> res;
+      cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
+        fda::simulated_network net(c, s.network());
+        worker w = make_worker(c.rank());
+        fda::result mine = train_on(net, w);
+        if (c.rank() == 0) res = std::move(mine);
+      });
+      return std::move(*res);
     });
     o.test_accuracy = last_accuracy;
     o.reached = stop.reached;

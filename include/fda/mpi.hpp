@@ -7,8 +7,8 @@
 ///   my_worker w(world.rank());                     // one worker per rank
 ///   auto r = fda::train(comm, w, fda::linear_fda{}, fda::mean{}, {.max_steps = 1000});
 ///
-/// `mpi_comm` offers the collectives of the in-process cluster's handle (cluster_comm), so
-/// fda::train runs the same SPMD loop (detail::run_spmd). Each rank keeps its own replica of
+/// `mpi_comm` models fda::communicator (comm/communicator.hpp), so fda::train runs the same
+/// SPMD loop as on the in-process cluster. Each rank keeps its own replica of
 /// the run's shared state (global model, policy and aggregator state); callbacks run on
 /// rank 0 only and what they decide (stop) is broadcast.
 ///
@@ -31,7 +31,8 @@
 /// Failures: an error that a collective reveals (sizes that differ, a NaN in a local state
 /// or in the average) is raised on every rank alike, and fda::train throws it everywhere.
 /// Any other exception on one rank (a worker's step throwing, a callback failing) would
-/// leave the others blocked in a collective, so fda::train prints it and calls MPI_Abort,
+/// leave the others blocked in a collective, so fda::train hands it to on_local_error, which
+/// prints it and calls MPI_Abort,
 /// which ends every rank with a non-zero status (mpi_options::abort_on_local_error). A rank
 /// that dies ends the job through mpirun. Nothing is recoverable within a run: resume from
 /// a checkpoint.
@@ -55,7 +56,8 @@
 
 #include "comm/average_stats.hpp"
 #include "detail/average_share.hpp"
-#include "detail/spmd.hpp"
+#include "comm/communicator.hpp"
+#include "comm/train.hpp"
 #include "detail/traverse.hpp"
 #include "error.hpp"
 #include "params.hpp"
@@ -134,7 +136,7 @@ class mpi_comm {
   /// ranks with a non-zero weight; it is always taken the ordered way.
   template <class T, class U>
   average_stats average(const param_view<const T>& mine, double weight, std::span<U> out,
-                        detail::combine_rule rule = {}) {
+                        combine_rule rule = {}) {
     if (mine.size() != out.size())
       detail::fail("fda::mpi_comm::average: rank ", rank(), " has ", mine.size(),
                    " parameters but the average has ", out.size());
@@ -250,6 +252,13 @@ class mpi_comm {
     return all;
   }
 
+  /// fda::train calls this when an error raised on this rank only leaves it: the other ranks
+  /// would wait forever in their next collective, so (mpi_options::abort_on_local_error, the
+  /// default) it prints the error and ends the job; otherwise it returns and the error propagates.
+  void on_local_error(const char* what) {
+    if (options_.abort_on_local_error) abort(what);
+  }
+
   /// Prints `what` for this rank and ends every rank of the communicator.
   [[noreturn]] void abort(const char* what) {
     std::fprintf(stderr, "fda: rank %zu of %zu failed, aborting the MPI job: %s\n", rank(), size(), what);
@@ -296,7 +305,7 @@ class mpi_comm {
   /// contiguous block (else packed, a chunk at a time).
   template <class T, class U>
   average_stats ordered_average(const param_view<const T>& mine, std::vector<double> coeff,
-                                std::span<U> out, detail::combine_rule rule) {
+                                std::span<U> out, combine_rule rule) {
     const std::size_t k = size(), d = out.size(), me = rank(), chunk = options_.chunk;
     std::vector<std::pair<std::size_t, std::size_t>> shares(k);
     std::size_t longest = 0;
@@ -383,46 +392,5 @@ class mpi_comm {
   std::vector<double> gathered_;
   std::uint64_t bytes_sent_ = 0;
 };
-
-/// Trains one worker per MPI rank under `policy`, syncing with `aggregator`: the same loop
-/// as fda::train on the in-process cluster. Every rank passes its own worker and the same
-/// policy, aggregator, options and callback types; callbacks are invoked on rank 0 only.
-/// Every rank returns the same result; result::bytes_sent_per_rank holds what each rank
-/// handed to MPI (see mpi_comm::bytes_sent), next to the cost-model counters.
-template <class W, class Policy, class Aggregator, class... Callbacks>
-result train(mpi_comm& comm, W& w, Policy policy, Aggregator agg, options opt, Callbacks&&... callbacks) {
-  static_assert(detail::diagnose_worker<W>(),  // (its own static_assert says what is wrong)
-                "fda::train: the argument is not a worker: it needs params() (a view of mutable "
-                "float or double parameters) and step()");
-  using T = param_type_t<W>;
-  static_assert(std::is_same_v<param_space_t<W>, host_space>,
-                "fda::train over MPI: the worker's parameters are in device memory, and the MPI transport takes host parameters only (no CUDA-aware MPI path yet): see docs/gpu.md");
-  static_assert(sync_policy<Policy, T>, "fda::train: the policy does not model fda::sync_policy");
-  static_assert(aggregator<Aggregator>, "fda::train: the aggregator does not model fda::aggregator");
-  static_assert(detail::check_callbacks<T, std::tuple<Callbacks...>>(),  // (names a hook it cannot call)
-                "fda::train: a callback has a hook that cannot be called");
-  (void)opt.total_steps();  // the same options on every rank: raised everywhere alike
-
-  std::tuple<Callbacks...> hooks(std::forward<Callbacks>(callbacks)...);
-  try {
-    const std::size_t d = fda::view(w.params()).size();
-    detail::check_same_dim(comm, d);
-    std::optional<detail::run_state<T, Policy, Aggregator>> shared;
-    try {  // depends only on what every rank shares (d is checked): fails everywhere alike
-      shared.emplace(policy, agg, run_info{d, comm.size(), opt.steps_per_epoch, opt.check_every, opt.seed});
-    } catch (const invalid_argument& e) {
-      throw detail::everywhere<invalid_argument>(e.what());
-    }
-    detail::run_spmd(comm, w, *shared, policy, agg, opt, hooks);
-    shared->res.bytes_sent_per_rank = comm.bytes_sent_per_rank();
-    return std::move(shared->res);
-  } catch (const std::exception& e) {
-    if (detail::is_raised_everywhere(e) || !comm.options().abort_on_local_error) throw;
-    comm.abort(e.what());
-  } catch (...) {
-    if (!comm.options().abort_on_local_error) throw;
-    comm.abort("an exception not derived from std::exception");
-  }
-}
 
 }  // namespace fda

@@ -98,6 +98,10 @@ struct result {
   /// What each rank actually handed to its transport for the others, in bytes (MPI only;
   /// empty in-process): measured, unlike the cost-model counters above.
   std::vector<std::uint64_t> bytes_sent_per_rank = {};
+  /// Communication time on a simulated network (fda::simulated_network), in seconds: what
+  /// the run's collectives would take on the modelled links; 0 on a transport that does not
+  /// simulate one.
+  double network_seconds = 0.0;
   std::vector<fault_record> faults = {};  ///< workers excluded for faulty local states or parameters (on_fault::exclude)
   /// What the run decided on its own that the user should know, one sentence each (e.g. an
   /// adaptive Θ that a round without variance could not calibrate). fda-train prints them.

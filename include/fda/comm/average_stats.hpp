@@ -13,11 +13,13 @@ struct average_stats {
   std::size_t contributors = 0;  ///< the workers the average took: those of non-zero weight
 };
 
-namespace detail {
 /// The number of workers with a non-zero weight, which an average takes.
 inline std::size_t count_contributors(std::span<const double> weights) {
   return std::size_t(std::count_if(weights.begin(), weights.end(), [](double w) { return w != 0.0; }));
 }
+
+namespace detail {
+using fda::count_contributors;
 }  // namespace detail
 
 }  // namespace fda

@@ -2,8 +2,8 @@
 /// The embedded default transport: K workers as threads of one process.
 ///
 /// `local_cluster::run(f)` starts K threads and calls f(comm) on each, where comm is the
-/// thread's handle to the collectives below. The handle offers what fda::train needs and
-/// what an MPI communicator offers, so the same SPMD loop runs on both:
+/// thread's handle to the collectives below: it models fda::communicator
+/// (comm/communicator.hpp), so fda::train runs on it as on any transport:
 ///   all_reduce_sum(span<double>)     sum over workers, in place
 ///   average(mine, weight, out)       out = Σ_k weight_k · w_k / Σ_k weight_k, and
 ///                                    {finite?, Σ_k ||w_k − out||²}
@@ -103,11 +103,11 @@ class cluster_comm {
   /// Every rank of this process passes the same `out` (the replica's buffer).
   /// Returns whether every element of the average is finite, and Σ_k ||w_k − out||²
   /// (the workers' spread about the average, computed while the data is in cache).
-  /// With a robust rule (detail::combine_rule: median, trimmed mean) each element is that
+  /// With a robust rule (fda::combine_rule: median, trimmed mean) each element is that
   /// order statistic of the workers with a non-zero weight instead of their mean.
   template <class T, class U>
   average_stats average(const param_view<const T>& mine, double weight, std::span<U> out,
-                        detail::combine_rule rule = {});
+                        combine_rule rule = {});
 
   /// out ← rank 0's `mine` (the replica's buffer; every rank passes the same one).
   template <class T, class U>
@@ -124,7 +124,7 @@ class cluster_comm {
   template <class T, class U, class Space>
     requires(!std::is_same_v<Space, host_space>)
   average_stats average(const param_view<const T, Space>& mine, double weight, const param_view<U, Space>& out,
-                        detail::combine_rule rule = {});
+                        combine_rule rule = {});
 
   /// broadcast() for parameters outside host memory: out ← rank 0's `mine`, by the space's copy.
   template <class T, class U, class Space>
@@ -145,6 +145,12 @@ class cluster_comm {
   /// Runs f() -> bool on rank 0 only (the callbacks) and returns its value on every rank.
   template <class F>
   bool root_says(F&& f);
+
+  /// The run's shared state, one replica for every worker of this process: rank 0 builds
+  /// S(args...) inside serial() (an error there aborts the cluster), and every rank gets a
+  /// reference to it. It lives until run() returns.
+  template <class S, class... Args>
+  S& replica(const Args&... args);
 
   /// Rank 0 gets every rank's `mine` in rank order; the others get nothing (checkpoints).
   std::vector<std::string> gather_bytes(std::string mine);
@@ -201,6 +207,7 @@ class local_cluster {
         }
       });
     for (auto& t : threads) t.join();
+    replica_.reset();
     if (first_error_) std::rethrow_exception(first_error_);
   }
 
@@ -226,6 +233,7 @@ class local_cluster {
   const std::vector<std::string>* scattered_ = nullptr;  // root_says' answer: written by rank 0 between two barriers
   std::mutex error_mutex_;
   std::exception_ptr first_error_;
+  std::shared_ptr<void> replica_;  // the run's shared state (cluster_comm::replica)
 };
 
 inline std::size_t cluster_comm::size() const noexcept { return cluster_->workers_; }
@@ -236,6 +244,12 @@ template <class F>
 bool cluster_comm::root_says(F&& f) {
   serial([&] { cluster_->root_said_ = f(); });
   return cluster_->root_said_;  // read before the next barrier: rank 0 cannot write it again yet
+}
+
+template <class S, class... Args>
+S& cluster_comm::replica(const Args&... args) {
+  serial([&] { cluster_->replica_ = std::make_shared<S>(args...); });
+  return *static_cast<S*>(cluster_->replica_.get());
 }
 
 inline std::vector<std::string> cluster_comm::gather_bytes(std::string mine) {
@@ -312,7 +326,7 @@ inline std::vector<double> cluster_comm::publish_for_average(const void* view, s
 
 template <class T, class U>
 average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out,
-                                    detail::combine_rule rule) {
+                                    combine_rule rule) {
   auto& c = *cluster_;
   const std::size_t k = c.workers_;
   const std::vector<double> weights = publish_for_average(&mine, mine.size(), out.size(), weight);
@@ -336,7 +350,7 @@ average_stats cluster_comm::average(const param_view<const T>& mine, double weig
 template <class T, class U, class Space>
   requires(!std::is_same_v<Space, host_space>)
 average_stats cluster_comm::average(const param_view<const T, Space>& mine, double weight,
-                                    const param_view<U, Space>& out, detail::combine_rule rule) {
+                                    const param_view<U, Space>& out, combine_rule rule) {
   auto& c = *cluster_;
   const std::size_t k = c.workers_;
   if (!rule.is_mean())

@@ -1,5 +1,6 @@
 #pragma once
-/// The averaging kernel every transport runs on its share of the elements.
+/// The averaging kernel every transport runs on its share of the elements (public through
+/// <fda/comm/averaging.hpp>, for transports written outside the library).
 ///
 /// The K workers' models are averaged element by element in double, adding the workers in
 /// rank order 0, 1, ..., K-1; a transport splits the d elements into K shares
@@ -17,7 +18,7 @@
 #include "../aggregate/combine_rule.hpp"
 #include "traverse.hpp"
 
-namespace fda::detail {
+namespace fda {
 
 /// [begin, end) of the elements rank r handles when n elements are split over k ranks.
 inline std::pair<std::size_t, std::size_t> share_of(std::size_t n, std::size_t k, std::size_t r) {
@@ -44,11 +45,13 @@ inline std::vector<double> averaging_coefficients(std::span<const double> weight
 /// with them every rounding, are those of one pass over the whole share.
 class share_averager {
  public:
+  /// An averager with coefficients coeff[r] (averaging_coefficients of the weights) and
+  /// `rule` (the mean, or an order statistic of the workers of non-zero coefficient).
   explicit share_averager(std::vector<double> coeff, combine_rule rule = {}) : coeff_(std::move(coeff)), rule_(rule) {
     if (!rule_.is_mean()) {
       for (std::size_t r = 0; r < coeff_.size(); ++r)
         if (coeff_[r] > 0.0) voters_.push_back(r);
-      values_.resize(voters_.size() * block);
+      values_.resize(voters_.size() * detail::block);
       column_.resize(voters_.size());
     }
   }
@@ -63,8 +66,8 @@ class share_averager {
       const double u = double(x) - m;
       a[0][l] += u * u;
     };
-    for (; lo < hi; lo += block) {
-      const std::size_t n = std::min(block, hi - lo);
+    for (; lo < hi; lo += detail::block) {
+      const std::size_t n = std::min(detail::block, hi - lo);
       if (rule_.is_mean()) {
         std::fill(acc_, acc_ + n, 0.0);
         for (std::size_t r = 0; r < coeff_.size(); ++r) {
@@ -77,10 +80,10 @@ class share_averager {
       } else {  // the voters' values of the block, then one order statistic per element
         for (std::size_t v = 0; v < voters_.size(); ++v)
           worker_runs(voters_[v], lo, n, [&](std::size_t j, const auto* p, std::size_t len) {
-            for (std::size_t i = 0; i < len; ++i) values_[v * block + j + i] = double(p[i]);
+            for (std::size_t i = 0; i < len; ++i) values_[v * detail::block + j + i] = double(p[i]);
           });
         for (std::size_t i = 0; i < n; ++i) {
-          for (std::size_t v = 0; v < voters_.size(); ++v) column_[v] = values_[v * block + i];
+          for (std::size_t v = 0; v < voters_.size(); ++v) column_[v] = values_[v * detail::block + i];
           acc_[i] = rule_(column_);
         }
       }
@@ -99,7 +102,9 @@ class share_averager {
     }
   }
 
+  /// True when every element averaged so far is finite.
   bool finite() const { return probe_.total[0] == 0.0; }
+  /// Σ_k ||w_k − avg||² over the elements averaged so far and the workers of non-zero weight.
   double spread() const { return spread_.total[0]; }
 
  private:
@@ -107,8 +112,14 @@ class share_averager {
   combine_rule rule_;
   std::vector<std::size_t> voters_;  // order rules: the workers with a non-zero weight
   std::vector<double> values_, column_;
-  double acc_[block];
-  blocked_sum<1> probe_, spread_;
+  double acc_[detail::block];
+  detail::blocked_sum<1> probe_, spread_;
 };
 
-}  // namespace fda::detail
+namespace detail {
+using fda::averaging_coefficients;
+using fda::share_averager;
+using fda::share_of;
+}  // namespace detail
+
+}  // namespace fda
