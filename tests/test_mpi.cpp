@@ -19,6 +19,7 @@
 #include <fda/callbacks.hpp>
 #include <fda/mpi.hpp>
 #include <fda/policy.hpp>
+#include <fda/testing.hpp>
 #include <fda/train.hpp>
 
 #include "drifting_worker.hpp"
@@ -249,6 +250,36 @@ TEST_CASE("checkpoints over MPI: resumed runs are bit-identical, also across tra
                     Catch::Contains("its seed is 4 but this run's is 5"));
   world().barrier();
   if (my_rank() == 0) std::remove(file.c_str());
+}
+
+TEST_CASE("the conformance suite: mpi_comm passes check_communicator and check_train_on") {
+  // Ordered reductions equal the rank-ordered references and the in-process cluster bit for
+  // bit (also when the average's all-to-all takes several rounds of 4096 elements); native
+  // ones (MPI_Allreduce) agree to rounding. Every rank gets the same, merged, report.
+  struct setup {
+    const char* label;
+    fda::mpi_options mo;
+    fda::testing::communicator_settings s;
+  };
+  const setup setups[] = {
+      {"mpi ordered", {}, {.label = "mpi_comm ordered"}},
+      {"mpi ordered, chunks", {.chunk = 4096}, {.label = "mpi_comm ordered, chunk 4096", .dim = 20000}},
+      {"mpi native", {.reduction = fda::mpi_reduction::native},
+       {.label = "mpi_comm native", .bitwise = false, .tolerance = 1e-5}},
+  };
+  for (const auto& [label, mo, s] : setups) {
+    fda::mpi_comm comm(world(), mo);
+    fda::testing::report r = fda::testing::check_communicator(comm, s);
+    r.merge(fda::testing::check_train_on(comm, s));
+    r.merge(fda::testing::check_train_on<double>(comm, s));
+    INFO(label << ", rank " << my_rank() << ":\n" << r.summary());
+    CHECK(r.passed());
+    CHECK(r.ran("all_reduce_sum"));
+    CHECK(r.ran("train_checkpoint"));
+    std::string rank0 = r.summary();  // the same report on every rank
+    comm.broadcast_bytes(rank0);
+    CHECK(rank0 == r.summary());
+  }
 }
 
 int main(int argc, char** argv) {
