@@ -1,6 +1,7 @@
 #pragma once
 /// IDX files (MNIST, Fashion-MNIST, ...), gzip-compressed or plain, and labelled data sets
-/// built from them. Opt-in: it needs zlib (link ZLIB::ZLIB), so <fda/fda.hpp> leaves it out.
+/// built from them. An opt-in adapter: it needs zlib, so <fda/fda.hpp> leaves it out; link
+/// the CMake target fda::idx (fda::fda plus ZLIB::ZLIB), or zlib yourself (-lz).
 ///
 /// An IDX file is a 4-byte magic {0, 0, type, ndims}, ndims big-endian uint32 dimensions,
 /// then the product of the dimensions elements of that type, row-major. Only type 0x08
