@@ -23,6 +23,7 @@
 #include "../kernels.hpp"
 #include "../params.hpp"
 #include "../policy/policy.hpp"
+#include "../policy/schedule.hpp"
 #include "../space.hpp"
 
 namespace fda::testing {
@@ -200,29 +201,13 @@ class problem_worker {
 struct never_sync {
   static constexpr std::string_view name = "never_sync";  ///< the policy's name in logs and errors
 
-  /// Its monitor for T parameters in any memory space: no state, no check, no sync.
+  /// Its monitor for T parameters in any memory space: a schedule whose rounds never end
+  /// (no state, no check, no sync).
   template <class T, class Space = host_space>
-  struct monitor {
-    /// Nothing to set up.
-    monitor(const never_sync&, const run_info&) {}
-    /// No local state.
-    std::size_t state_size() const { return 0; }
-    /// Nothing sent.
-    std::size_t state_bytes() const { return 0; }
-    /// No field to name.
-    const char* field_name(std::size_t) const { return "none"; }
-    /// No threshold.
-    double theta() const { return std::numeric_limits<double>::quiet_NaN(); }
-    /// Never checks.
-    bool checks_at(std::size_t) const { return false; }
-    /// Writes nothing.
-    template <class W, class W0>
-    void local_state(const W&, const W0&, std::span<double>) const {}
-    /// Never syncs, estimates nothing.
-    decision decide(std::span<const double>, std::size_t) const { return {}; }
-    /// Never called (no sync).
-    template <class X, class Xp>
-    void on_sync(const X&, const Xp&, const sync_info&) {}
+  struct monitor : fda::detail::schedule_monitor {
+    /// Validates `info` as every schedule does.
+    monitor(const never_sync&, const run_info& info)
+        : schedule_monitor(name.data(), info, std::numeric_limits<std::size_t>::max()) {}
   };
 };
 
