@@ -417,3 +417,71 @@ TEST_CASE("device kernels and sketches serve concurrent worker threads (scratch 
   CHECK(parallel == serial);
   CHECK(parallel_sq == serial_sq);
 }
+
+TEST_CASE("a failing device kernel raises fda::device_error naming it, and the process remembers the first") {
+  const auto w = to_device(mixed_magnitude<float>(10'000, 91)), w0 = to_device(mixed_magnitude<float>(10'000, 92));
+  const double before = fda::sq_distance(w, w0);
+  auto message_of = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const fda::device_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  auto& fault = fda::detail::dev::injected_fault();
+  fault = "sq_distance";  // the test switch of bench/gpu_check --inject-fault
+  const std::string first = message_of([&] { (void)fda::sq_distance(w, w0); });
+  fault = "sketch";
+  const std::string second = message_of([&] { fda::ams_sketch<> s(5, 250, 1); s.add(w); });
+  fault = nullptr;
+  CHECK(first == "fda: the sq_distance kernel failed: injected fault (test switch)");
+  CHECK(second == "fda: the sketch kernel failed: injected fault (test switch)");
+  // The first error of the process is kept for terminate handlers (another test may have
+  // raised one before: it names a kernel too).
+  CHECK_THAT(fda::first_device_error(), Catch::Matchers::StartsWith("fda: the "));
+  CHECK(fda::sq_distance(w, w0) == before);  // (the OpenMP back end has no sticky error)
+}
+
+TEST_CASE("device streams: a scope sets the calling thread's stream and restores it; scratch can be released") {
+  CHECK(fda::current_device_stream() == nullptr);  // the default stream
+  int a = 0, b = 0;  // (any address: the OpenMP back end accepts and ignores streams)
+  {
+    fda::device_stream_scope outer(&a);
+    CHECK(fda::current_device_stream() == static_cast<fda::device_stream>(&a));
+    {
+      fda::device_stream_scope inner(&b);
+      CHECK(fda::current_device_stream() == static_cast<fda::device_stream>(&b));
+      std::thread([] { CHECK(fda::current_device_stream() == nullptr); }).join();  // per thread
+    }
+    CHECK(fda::current_device_stream() == static_cast<fda::device_stream>(&a));
+  }
+  CHECK(fda::current_device_stream() == nullptr);
+  const auto v = to_device(mixed_magnitude<double>(50'000, 93));
+  const double norm = fda::sq_norm(v);
+  fda::release_device_scratch();
+  CHECK(fda::sq_norm(v) == norm);  // allocated again
+}
+
+TEST_CASE("the device sketch in waves of blocks (a bounded scratch) is the one-wave sketch bit for bit") {
+  const auto w = mixed_magnitude<float>(1'000'003, 94), w0 = mixed_magnitude<float>(1'000'003, 95);
+  const auto dw = to_device(w), dw0 = to_device(w0);
+  auto sketch = [&](std::size_t depth, std::size_t width) {
+    const fda::detail::sketch_hashes hashes("waves", depth, width, 3);
+    std::vector<double> counters(depth * width, 0.0);
+    counters.push_back(fda::detail::sketch_in_space(hashes, counters.data(), fda::view(dw), fda::view(dw0)));
+    return counters;
+  };
+  auto& limit = fda::detail::dev::sketch_scratch_limit();
+  for (const auto& [depth, width] : {std::pair{5, 250}, std::pair{7, 3000}}) {
+    const auto one_wave = sketch(depth, width);
+    const std::size_t saved = limit.exchange(100'000);  // a few blocks per wave
+    const auto waves = sketch(depth, width);
+    limit = saved;
+    CHECK(waves == one_wave);
+    std::vector<double> reference(depth * width, 0.0);
+    const fda::detail::sketch_hashes hashes("waves", depth, width, 3);
+    reference.push_back(fda::detail::dev::sketch_reference(hashes, reference.data(), fda::view(w), fda::view(w0)));
+    CHECK(waves == reference);
+  }
+}

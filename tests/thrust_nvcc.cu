@@ -60,7 +60,21 @@ double train(Policy policy) {
   return double(r.syncs) + r.model[0];
 }
 
+/// The kernels on a stream of the caller's (a framework's), then the scratch released.
+double on_stream() {
+  cudaStream_t stream = nullptr;
+  fda::detail::dev::check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  double s = 0.0;
+  {
+    fda::device_stream_scope on(stream);
+    s = exercise<float>(4097);
+  }
+  fda::release_device_scratch();
+  cudaStreamDestroy(stream);
+  return s;
+}
+
 int main() {
-  std::printf("%.17g\n", exercise<float>(std::size_t{1} << 20) + exercise<double>(4099) +
+  std::printf("%.17g\n", exercise<float>(std::size_t{1} << 20) + exercise<double>(4099) + on_stream() +
                               train(fda::linear_fda{.theta = 1e-6}) + train(fda::sketch_fda{.theta = 1e-6}));
 }

@@ -21,6 +21,11 @@
 /// run on the primitives of space_traits<device_space> below (detail::dev: thrust/reduce.hpp,
 /// thrust/sketch.hpp). copy also moves between host and device memory.
 ///
+/// Errors and streams (thrust/runtime.hpp, docs/gpu.md): kernels are queued on the calling
+/// thread's stream (fda::current_device_stream(), set with fda::device_stream_scope;
+/// default: the default stream) and each call waits once, for its result; a failed launch
+/// or a fault inside a kernel throws fda::device_error naming the kernel.
+///
 /// Determinism (docs/gpu.md): every device result depends only on the values and n, never
 /// on the views' segmentation, the number of OpenMP threads, the GPU or the run:
 ///   - reductions: 32 partial sums per chunk of 4096 elements (lane = index mod 32, each
@@ -43,6 +48,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "thrust/runtime.hpp"
 #include "thrust/reduce.hpp"
 #include "thrust/sketch.hpp"
 #include "error.hpp"
@@ -111,36 +117,41 @@ concept host_viewable = viewable<X> && std::same_as<typename view_t<X>::space, h
 namespace detail::dev {
 
 /// dst ← src between host and device memory, piece by piece (converting on the host side
-/// when the element types differ).
+/// when the element types differ), on this thread's stream; returns when it is done.
 template <class S, class SS, class D, class DS>
 void copy_between(const param_view<S, SS>& src, const param_view<D, DS>& dst) {
   using s_type = std::remove_const_t<S>;
+  constexpr const char* kernel = "copy between host and device memory";
   std::size_t g = 0;
   auto src_seg = src.segments().begin();
   auto dst_seg = dst.segments().begin();
   std::size_t so = 0, doff = 0;
   std::vector<s_type> staged;
+  std::vector<D> converted;
   while (g < src.size()) {
     const std::size_t len = smaller(src_seg->size() - so, dst_seg->size() - doff);
     const S* from = src_seg->data() + so;
     D* to = dst_seg->data() + doff;
     if constexpr (std::same_as<s_type, D>) {
       if constexpr (std::same_as<SS, device_space>)
-        thrust::copy(thrust::device_ptr<const S>(from), thrust::device_ptr<const S>(from + len), to);
+        download(to, from, len);
       else
-        thrust::copy(from, from + len, thrust::device_ptr<D>(to));
+        upload(to, from, len);
     } else if constexpr (std::same_as<SS, device_space>) {  // download, then convert
       staged.resize(len);
-      thrust::copy(thrust::device_ptr<const S>(from), thrust::device_ptr<const S>(from + len), staged.begin());
+      download(staged.data(), from, len);
+      finish(kernel);
       for (std::size_t j = 0; j < len; ++j) to[j] = D(staged[j]);
-    } else {  // convert, then upload
-      std::vector<D> converted(from, from + len);
-      thrust::copy(converted.begin(), converted.end(), thrust::device_ptr<D>(to));
+    } else {  // convert, then upload (waited for: `converted` is reused)
+      converted.assign(from, from + len);
+      upload(to, converted.data(), len);
+      finish(kernel);
     }
     g += len;
     if ((so += len) == src_seg->size()) ++src_seg, so = 0;
     if ((doff += len) == dst_seg->size()) ++dst_seg, doff = 0;
   }
+  finish(kernel);
 }
 
 }  // namespace detail::dev

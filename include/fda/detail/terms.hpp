@@ -33,6 +33,7 @@ FDA_HOST_DEVICE inline double mul(double a, double b) {
 
 /// drift: acc[0] += (a − b)², acc[1] += x · (a − b), with a = w, b = w0, x = ξ.
 struct drift_term {
+  static constexpr const char* kernel = "drift";  ///< its name in error messages
   template <class Acc, class A, class B, class X>
   FDA_HOST_DEVICE void operator()(Acc&& acc, A a, B b, X x) const {
     const double u = double(a) - double(b);
@@ -43,6 +44,7 @@ struct drift_term {
 
 /// sq_distance: acc[0] += (a − b)².
 struct sq_distance_term {
+  static constexpr const char* kernel = "sq_distance";  ///< its name in error messages
   template <class Acc, class A, class B>
   FDA_HOST_DEVICE void operator()(Acc&& acc, A a, B b) const {
     const double u = double(a) - double(b);
@@ -52,6 +54,7 @@ struct sq_distance_term {
 
 /// sq_norm: acc[0] += a².
 struct sq_norm_term {
+  static constexpr const char* kernel = "sq_norm";  ///< its name in error messages
   template <class Acc, class A>
   FDA_HOST_DEVICE void operator()(Acc&& acc, A a) const {
     acc[0] += mul(double(a), double(a));
@@ -60,6 +63,7 @@ struct sq_norm_term {
 
 /// dot: acc[0] += a · b.
 struct dot_term {
+  static constexpr const char* kernel = "dot";  ///< its name in error messages
   template <class Acc, class A, class B>
   FDA_HOST_DEVICE void operator()(Acc&& acc, A a, B b) const {
     acc[0] += mul(double(a), double(b));
@@ -68,6 +72,7 @@ struct dot_term {
 
 /// all_finite: acc[0] += a · 0, which is 0 for finite a and NaN otherwise (branch-free).
 struct finite_term {
+  static constexpr const char* kernel = "all_finite";  ///< its name in error messages
   template <class Acc, class A>
   FDA_HOST_DEVICE void operator()(Acc&& acc, A a) const {
     acc[0] += mul(double(a), 0.0);
@@ -76,6 +81,7 @@ struct finite_term {
 
 /// axpy: y ← y + a·x, rounded once to y's type.
 struct axpy_op {
+  static constexpr const char* kernel = "axpy";  ///< its name in error messages
   double a;  ///< the scalar
   template <class X, class Y>
   FDA_HOST_DEVICE void operator()(X x, Y& y) const {
@@ -85,6 +91,7 @@ struct axpy_op {
 
 /// scale: x ← a·x.
 struct scale_op {
+  static constexpr const char* kernel = "scale";  ///< its name in error messages
   double a;  ///< the scalar
   template <class X>
   FDA_HOST_DEVICE void operator()(X& x) const {
@@ -94,6 +101,7 @@ struct scale_op {
 
 /// copy: d ← s, converted to d's type.
 struct copy_op {
+  static constexpr const char* kernel = "copy";  ///< its name in error messages
   template <class S, class D>
   FDA_HOST_DEVICE void operator()(S s, D& d) const {
     d = D(s);
@@ -103,12 +111,14 @@ struct copy_op {
 /// fill: x ← value (converted to T once, by the kernel).
 template <class T>
 struct fill_op {
+  static constexpr const char* kernel = "fill";  ///< its name in error messages
   T value;  ///< the value, in the view's element type
   FDA_HOST_DEVICE void operator()(T& x) const { x = value; }
 };
 
 /// LinearFDA's ξ after a sync: x ← (a − b) / step, a = new w0, b = old w0.
 struct step_direction_op {
+  static constexpr const char* kernel = "step_direction";  ///< its name in error messages
   double step;  ///< ||a − b||
   template <class A, class B, class X>
   FDA_HOST_DEVICE void operator()(A a, B b, X& x) const {
@@ -118,6 +128,7 @@ struct step_direction_op {
 
 /// LinearFDA's normalization: x ← x / n.
 struct divide_op {
+  static constexpr const char* kernel = "divide";  ///< its name in error messages
   double n;  ///< the divisor (a norm)
   template <class X>
   FDA_HOST_DEVICE void operator()(X& x) const {

@@ -20,15 +20,7 @@
 #include "../params.hpp"
 #include "../detail/host_device.hpp"
 #include "../detail/terms.hpp"  // mul(): products rounded on their own, as on the host
-
-#if THRUST_DEVICE_SYSTEM == THRUST_DEVICE_SYSTEM_CUDA
-#if !defined(__CUDACC__)
-#error "fda/thrust.hpp: Thrust's CUDA back end needs nvcc. For the CPU, compile with -fopenmp -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP"
-#endif
-#define FDA_THRUST_CUDA 1  ///< the CUDA back end: device code, a CUDA kernel for the sketch
-#else
-#define FDA_THRUST_CUDA 0
-#endif
+#include "runtime.hpp"
 
 namespace fda::detail::dev {
 
@@ -106,41 +98,20 @@ std::vector<piece> pieces_of(const param_view<T, S>&... views) {
   return out;
 }
 
-/// Device memory reused by the kernels called from one host thread: grown, never shrunk,
-/// so that kernels called every step allocate nothing after the first call.
-class scratch {
- public:
-  static scratch& mine() {
-    thread_local scratch s;
-    return s;
-  }
-  /// At least `count` doubles of device memory (contents undefined).
-  double* doubles(std::size_t count) {
-    if (buffer_.size() < count) {
-      buffer_.clear();
-      buffer_.shrink_to_fit();
-      buffer_.resize(count);
-    }
-    return thrust::raw_pointer_cast(buffer_.data());
-  }
-
- private:
-  thrust::device_vector<double> buffer_;
-};
-
 /// Doubles of scratch a piece table of `count` pieces takes (none for one piece).
 inline std::size_t table_doubles(std::size_t count) {
   return count > 1 ? (count * sizeof(piece) + sizeof(double) - 1) / sizeof(double) : 0;
 }
 
-/// The piece list of the views, its table (if any) copied to `where` in device memory.
-inline piece_list upload(const std::vector<piece>& pieces, double* where) {
+/// The piece list of the views, its table (if any) queued for copying to `where` in device
+/// memory (`pieces` must live until the call's finish()).
+inline piece_list upload_pieces(const std::vector<piece>& pieces, double* where) {
   piece_list list;
   list.count = pieces.size();
   if (!pieces.empty()) list.first = pieces[0];
   if (pieces.size() > 1) {
     piece* table = reinterpret_cast<piece*>(where);
-    thrust::copy(pieces.begin(), pieces.end(), thrust::device_ptr<piece>(table));
+    upload(table, pieces.data(), pieces.size());
     list.table = table;
   }
   return list;
@@ -205,12 +176,14 @@ struct per_chunk {
 
 /// Runs `pass` over all (chunk, lane) threads: one GPU thread each, or one CPU call per chunk.
 template <class Pass>
-void run_lanes(const Pass& pass) {
+void run_lanes(const char* kernel, const Pass& pass) {
+  launch(kernel, [&] {
 #if FDA_THRUST_CUDA
-  thrust::for_each(thrust::device, index(0), index(pass.threads), pass);
+    thrust::for_each(policy(), index(0), index(pass.threads), pass);
 #else
-  thrust::for_each(thrust::device, index(0), index(pass.threads / lanes), per_chunk<Pass>{pass});
+    thrust::for_each(policy(), index(0), index(pass.threads / lanes), per_chunk<Pass>{pass});
 #endif
+  });
 }
 
 /// out[m · groups + g] = the sum, in order, of in[m · count + j] for j in group g (32 per group).
@@ -241,19 +214,21 @@ std::array<double, N> reduce(const Op& op, const param_view<T, S>&... views) {
   const std::size_t threads = (n + chunk - 1) / chunk * lanes, table = table_doubles(pieces.size());
   const std::size_t spare = (threads + fold - 1) / fold;
   double* base = scratch::mine().doubles(table + N * (threads + spare));
-  const piece_list list = upload(pieces, base);
+  const piece_list list = upload_pieces(pieces, base);
   double* in = base + table;
   double* out = in + N * threads;
-  run_lanes(lane_pass<N, Op, T...>{list, n, in, threads, op});
+  const char* kernel = kernel_name<Op>();
+  run_lanes(kernel, lane_pass<N, Op, T...>{list, n, in, threads, op});
   std::size_t count = threads;
   while (count > fold) {  // fixed levels of 32: the order of every addition depends on n only
     const std::size_t groups = (count + fold - 1) / fold;
-    thrust::for_each(thrust::device, index(0), index(groups), fold_pass<N>{in, out, count, groups});
+    launch(kernel, [&] { thrust::for_each(policy(), index(0), index(groups), fold_pass<N>{in, out, count, groups}); });
     std::swap(in, out);
     count = groups;
   }
   std::vector<double> last(N * count);
-  thrust::copy(thrust::device_ptr<double>(in), thrust::device_ptr<double>(in + N * count), last.begin());
+  download(last.data(), in, N * count);
+  finish(kernel);  // the only wait of the call: the passes above were queued back to back
   for (std::size_t m = 0; m < N; ++m)
     for (std::size_t j = 0; j < count; ++j) total[m] += last[m * count + j];
   return total;
@@ -277,8 +252,9 @@ void for_each(const Op& op, const param_view<T, S>&... views) {
   if (n == 0) return;
   const auto pieces = pieces_of(views...);
   const std::size_t threads = (n + chunk - 1) / chunk * lanes;
-  const piece_list list = upload(pieces, scratch::mine().doubles(table_doubles(pieces.size()) + 1));
-  run_lanes(lane_pass<0, elementwise<Op>, T...>{list, n, nullptr, threads, elementwise<Op>{op}});
+  const piece_list list = upload_pieces(pieces, scratch::mine().doubles(table_doubles(pieces.size()) + 1));
+  run_lanes(kernel_name<Op>(), lane_pass<0, elementwise<Op>, T...>{list, n, nullptr, threads, elementwise<Op>{op}});
+  finish(kernel_name<Op>());
 }
 
 }  // namespace fda::detail::dev

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <atomic>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -22,39 +24,46 @@
 
 namespace fda::detail::dev {
 
-/// The device copy of a tabulation_hash's tables.
+/// The device copy of a tabulation_hash's tables, on one device.
 struct device_tables {
-  thrust::device_vector<std::uint64_t> t0, t1, t2;
+  device_buffer<std::uint64_t> t0, t1, t2;
   std::size_t na = 0, nb = 0, n2 = 0;
 
-  tabulation_hash::table_ref ref() const {
-    return {thrust::raw_pointer_cast(t0.data()), thrust::raw_pointer_cast(t1.data()),
-            thrust::raw_pointer_cast(t2.data()), na, nb, n2};
-  }
+  tabulation_hash::table_ref ref() const { return {t0.data(), t1.data(), t2.data(), na, nb, n2}; }
 };
 
-/// The device copy of `host`, made on first use and kept while `host` lives (thread-safe).
-/// The cache is deliberately never destroyed: device memory must not be freed during static
-/// destruction, when the CUDA runtime may already be gone.
+/// A host vector's copy in device memory (checked: the copy is waited for).
+inline device_buffer<std::uint64_t> on_device(const std::vector<std::uint64_t>& host) {
+  device_buffer<std::uint64_t> dev(host.size());
+  upload(dev.data(), host.data(), host.size());
+  finish("copy of the sketch's hash tables");
+  return dev;
+}
+
+/// The copy of `host` on the calling thread's device, made on first use there and kept
+/// while `host` lives (thread-safe). The cache is deliberately never destroyed: device
+/// memory must not be freed during static destruction, when the CUDA runtime may be gone.
 inline std::shared_ptr<const device_tables> device_copy(const std::shared_ptr<const tabulation_hash::tables>& host) {
   struct entry {
     std::weak_ptr<const tabulation_hash::tables> host;
+    int device;
     std::shared_ptr<const device_tables> dev;
   };
   static std::mutex* mutex = new std::mutex;
   static std::vector<entry>* cache = new std::vector<entry>;
+  const int device = current_device();
   std::lock_guard lock(*mutex);
   std::erase_if(*cache, [](const entry& e) { return e.host.expired(); });
   for (const auto& e : *cache)
-    if (e.host.lock() == host) return e.dev;
+    if (e.device == device && e.host.lock() == host) return e.dev;
   auto dev = std::make_shared<device_tables>();
-  dev->t0.assign(host->t0.begin(), host->t0.end());
-  dev->t1.assign(host->t1.begin(), host->t1.end());
-  dev->t2.assign(host->t2.begin(), host->t2.end());
+  dev->t0 = on_device(host->t0);
+  dev->t1 = on_device(host->t1);
+  dev->t2 = on_device(host->t2);
   dev->na = host->na;
   dev->nb = host->nb;
   dev->n2 = host->n2;
-  cache->push_back({host, dev});
+  cache->push_back({host, device, dev});
   return dev;
 }
 
@@ -250,14 +259,17 @@ void sketch_block(const sketch_geometry& g, const tabulation_hash::table_ref& ta
 }
 
 /// out[c] = the blocks' partial cells c added in block order; out[cells] = their ||v||².
+/// With `accumulate`, the sums go on from out's values: waves of blocks merged one after
+/// the other add in the same order as one merge of all blocks.
 struct merge_pass {
   const double* partial = nullptr;
   const double* partial_sq = nullptr;
   double* out = nullptr;
   std::size_t blocks = 0, cells = 0;
+  bool accumulate = false;
 
   FDA_HOST_DEVICE void operator()(std::size_t c) const {
-    double s = 0.0;
+    double s = accumulate ? out[c] : 0.0;
     if (c < cells)
       for (std::size_t b = 0; b < blocks; ++b) s += partial[b * cells + c];
     else
@@ -266,19 +278,43 @@ struct merge_pass {
   }
 };
 
+/// The most device memory (bytes) one sketch call's per-block partial cells may take; more
+/// blocks than fit run in waves (same result, bit for bit). A test lowers it to force waves.
+inline std::atomic<std::size_t>& sketch_scratch_limit() {
+  static std::atomic<std::size_t> bytes{std::size_t{256} << 20};
+  return bytes;
+}
+
 #if FDA_THRUST_CUDA
-/// The CUDA kernel of sketch_block: a CUDA block of 256 threads per sketch block, thread
-/// tid owning low character a0 + tid; integer cells in shared memory (or in global memory,
-/// `spill`, for sketches too large for it), updated with integer atomics.
+/// The largest of the block's m ≥ 0 (bits of non-negative doubles order as integers): a
+/// warp-shuffle maximum, then one shared atomic per warp.
+__device__ inline void block_max(unsigned long long* largest, double m) {
+  auto bits = static_cast<unsigned long long>(__double_as_longlong(m));
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const unsigned long long other = __shfl_xor_sync(0xffffffffu, bits, offset);
+    bits = other > bits ? other : bits;
+  }
+  if (threadIdx.x % 32 == 0) atomicMax(largest, bits);
+}
+
+/// Blocks per SM the sketch kernel is compiled for (__launch_bounds__): at most 64
+/// registers per thread, 50% occupancy on Hopper, no spills (bench/README.md; it used 102
+/// registers, 25%, before; scripts/gpu-check --build-only reports them).
+inline constexpr int sketch_min_blocks = 4;
+
+/// The CUDA kernel of sketch_block for blocks first + blockIdx.x: a CUDA block of 256
+/// threads per sketch block, thread tid owning low character a0 + tid; integer cells in
+/// shared memory (or in global memory, `spill`, for sketches too large for it), updated
+/// with integer atomics. Partials go to partial[blockIdx.x · cells ...].
 template <class... T>
-__global__ void __launch_bounds__(256) sketch_kernel_cuda(sketch_geometry g, tabulation_hash::table_ref t,
-                                                          piece_list pieces, double* partial, double* partial_sq,
-                                                          unsigned long long* spill) {
+__global__ void __launch_bounds__(256, sketch_min_blocks)
+    sketch_kernel_cuda(sketch_geometry g, tabulation_hash::table_ref t, piece_list pieces, std::size_t first,
+                       double* partial, double* partial_sq, unsigned long long* spill) {
   extern __shared__ unsigned long long shared_cells[];
   __shared__ double tree[sketch_threads];
   __shared__ unsigned long long largest;  // bits of the epoch's largest |v| (ordered as integers, v ≥ 0)
-  const std::size_t cells = g.cells(), block = blockIdx.x, tid = threadIdx.x;
-  unsigned long long* icells = spill ? spill + 2 * block * cells : shared_cells;
+  const std::size_t cells = g.cells(), block = first + blockIdx.x, tid = threadIdx.x;
+  unsigned long long* icells = spill ? spill + 2 * blockIdx.x * cells : shared_cells;
   double* dcells = reinterpret_cast<double*>(icells + cells);
   for (std::size_t c = tid; c < cells; c += sketch_threads) icells[c] = 0, dcells[c] = 0.0;
   if (tid == 0) largest = 0;
@@ -301,7 +337,7 @@ __global__ void __launch_bounds__(256) sketch_kernel_cuda(sketch_geometry g, tab
         else if (magnitude(v[j]) > m) m = magnitude(v[j]);
       }
     }
-    atomicMax(&largest, static_cast<unsigned long long>(__double_as_longlong(m)));
+    block_max(&largest, m);
     const bool any_bad = __syncthreads_or(bad);
     const double epoch_max = __longlong_as_double(static_cast<long long>(largest));
     const bool add = !any_bad && epoch_max > 0.0;
@@ -314,6 +350,7 @@ __global__ void __launch_bounds__(256) sketch_kernel_cuda(sketch_geometry g, tab
         if (!(b < b1 && i < g.n)) continue;
         const std::uint64_t q = quantize(v[j], k);
         std::uint64_t word = 0;
+#pragma unroll 1  // unrolled, the rows' addresses take the registers that 4 blocks per SM need
         for (std::size_t r = 0; r < g.depth; ++r) {
           if (r % 2 == 0) word = t.word(r / 2, i);
           const cell c = cell_at(g.width, r, word, q);
@@ -336,33 +373,52 @@ __global__ void __launch_bounds__(256) sketch_kernel_cuda(sketch_geometry g, tab
     if (tid < stride) tree[tid] += tree[tid + stride];
     __syncthreads();
   }
-  if (tid == 0) partial_sq[block] = tree[0];
+  if (tid == 0) partial_sq[blockIdx.x] = tree[0];
   for (std::size_t c = tid; c < cells; c += sketch_threads)
-    partial[block * cells + c] = poisoned ? quiet_nan() : dcells[c];
+    partial[blockIdx.x * cells + c] = poisoned ? quiet_nan() : dcells[c];
 }
 
-inline void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(concat("fda: ", what, ": ", cudaGetErrorString(e)));
-}
+/// Where the CUDA kernel keeps a block's 2 · cells integer and double cells: shared memory
+/// (opting in beyond the default 48 KiB, up to the device's limit: 227 KiB on Hopper), or
+/// global memory when they do not fit.
+struct sketch_cells_plan {
+  std::size_t shared_bytes = 0;  ///< dynamic shared memory per block (0: cells in global memory)
+  bool spill = false;            ///< cells in global memory, 2 · cells per block of the wave
+};
 
-/// Shared memory the CUDA kernel may use without opting in to more (48 KiB), less its own arrays.
-inline constexpr std::size_t shared_budget = 48 * 1024 - 2 * 1024 - 64;
+template <class... T>
+sketch_cells_plan plan_cells(std::size_t cells, int device) {
+  const std::size_t bytes = 2 * cells * sizeof(unsigned long long);
+  cudaFuncAttributes attributes{};
+  check_cuda(cudaFuncGetAttributes(&attributes, sketch_kernel_cuda<T...>), "the sketch kernel's attributes");
+  int optin = 0;
+  check_cuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "the device's shared memory per block");
+  if (bytes + attributes.sharedSizeBytes > std::size_t(optin)) return {0, true};
+  if (bytes + attributes.sharedSizeBytes > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(sketch_kernel_cuda<T...>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
+               "opting the sketch kernel in to more shared memory");
+  return {bytes, false};
+}
 #else
-/// OpenMP back end: each (OpenMP) thread runs whole blocks.
+/// OpenMP back end: each (OpenMP) thread runs whole blocks, first + j for j in [0, count).
 template <class... T>
 struct sketch_block_pass {
   sketch_geometry g;
   tabulation_hash::table_ref t;
   piece_list pieces;
+  std::size_t first;
   double* partial;
   double* partial_sq;
-  void operator()(std::size_t block) const {
-    sketch_block<T...>(g, t, pieces, block, partial + block * g.cells(), partial_sq + block);
+  void operator()(std::size_t j) const {
+    sketch_block<T...>(g, t, pieces, first + j, partial + j * g.cells(), partial_sq + j);
   }
 };
 #endif
 
-/// counters += sk(v) for v = a (or a − b) in device memory; returns ||v||².
+/// counters += sk(v) for v = a (or a − b) in device memory; returns ||v||². The blocks run
+/// in waves of at most sketch_scratch_limit() bytes of partial cells, each wave merged in
+/// block order into the running sums.
 template <class... T, class... S>
 double sketch(const sketch_hashes& hashes, double* counters, const param_view<T, S>&... views) {
   const std::size_t n = std::get<0>(std::tie(views...)).size();
@@ -374,26 +430,37 @@ double sketch(const sketch_hashes& hashes, double* counters, const param_view<T,
   const auto pieces = pieces_of(views...);
   const std::size_t table = table_doubles(pieces.size());
 #if FDA_THRUST_CUDA
-  const std::size_t shared = 2 * cells * sizeof(double);
-  const std::size_t spill = shared > shared_budget ? 2 * blocks * cells : 0;
+  const sketch_cells_plan plan = plan_cells<T...>(cells, current_device());
+  const std::size_t per_block = cells + 1 + (plan.spill ? 2 * cells : 0);  // doubles
 #else
-  const std::size_t spill = 0;
+  const std::size_t per_block = cells + 1;
 #endif
-  double* base = scratch::mine().doubles(table + blocks * (cells + 1) + cells + 1 + spill);
-  const piece_list list = upload(pieces, base);
+  const std::size_t wave = std::max<std::size_t>(1, smaller(blocks, sketch_scratch_limit() / 8 / per_block));
+  double* base = scratch::mine().doubles(table + wave * per_block + cells + 1);
+  const piece_list list = upload_pieces(pieces, base);
   double* partial = base + table;
-  double* partial_sq = partial + blocks * cells;
-  double* merged = partial_sq + blocks;
+  double* partial_sq = partial + wave * cells;
+  double* merged = partial_sq + wave;
+  for (std::size_t first = 0; first < blocks; first += wave) {
+    const std::size_t count = smaller(wave, blocks - first);
 #if FDA_THRUST_CUDA
-  sketch_kernel_cuda<T...><<<unsigned(blocks), unsigned(sketch_threads), spill ? 0 : shared>>>(
-      g, t, list, partial, partial_sq, spill ? reinterpret_cast<unsigned long long*>(merged + cells + 1) : nullptr);
-  check_cuda(cudaGetLastError(), "the sketch kernel did not start");
+    auto* spill = plan.spill ? reinterpret_cast<unsigned long long*>(merged + cells + 1) : nullptr;
+    sketch_kernel_cuda<T...><<<unsigned(count), unsigned(sketch_threads), plan.shared_bytes, current_device_stream()>>>(
+        g, t, list, first, partial, partial_sq, spill);
+    check_cuda(cudaGetLastError(), "the sketch kernel did not start");
 #else
-  thrust::for_each(thrust::device, index(0), index(blocks), sketch_block_pass<T...>{g, t, list, partial, partial_sq});
+    launch("sketch", [&] {
+      thrust::for_each(policy(), index(0), index(count), sketch_block_pass<T...>{g, t, list, first, partial, partial_sq});
+    });
 #endif
-  thrust::for_each(thrust::device, index(0), index(cells + 1), merge_pass{partial, partial_sq, merged, blocks, cells});
+    launch("sketch", [&] {
+      thrust::for_each(policy(), index(0), index(cells + 1),
+                       merge_pass{partial, partial_sq, merged, count, cells, first > 0});
+    });
+  }
   std::vector<double> result(cells + 1);
-  thrust::copy(thrust::device_ptr<double>(merged), thrust::device_ptr<double>(merged + cells + 1), result.begin());
+  download(result.data(), merged, cells + 1);
+  finish("sketch");
   for (std::size_t c = 0; c < cells; ++c) counters[c] += result[c];
   return result[cells];
 }
