@@ -2,7 +2,10 @@
 // problem, with the parameters in device memory; LinearFDA and SketchFDA decide when they
 // synchronize. fda::train runs them as it runs host workers (one thread per worker, the
 // monitors, the averaging and ξ on the device: docs/gpu.md). Prints the syncs and the time
-// each policy took.
+// each policy took, and a last line "result: PASS" or "result: FAIL (<reason>)" (exit 1):
+// each policy must have synced at least once but not at every step, and its model must have
+// learned (relative error below 0.2; an untrained model, w = 0, has 1). A CUDA error ends
+// the run with that FAIL line too, never with an abort.
 //
 //   gpu_least_squares [--d N] [--workers K] [--steps S] [--theta T] [--lr L]
 //
@@ -102,9 +105,10 @@ struct device_worker {
   }
 };
 
-/// Trains the K workers for opt.steps steps under `policy` with fda::train; prints one line.
+/// Trains the K workers for opt.steps steps under `policy` with fda::train; prints one line
+/// and returns what is wrong with the run ("" if nothing).
 template <class Policy>
-void run(const char* name, const Policy& policy, const options& opt, const problem& p,
+std::string run(const char* name, const Policy& policy, const options& opt, const problem& p,
          const thrust::device_vector<float>& w_star) {
   fda::local_cluster cluster(opt.workers);
   const fda::result r = fda::train(
@@ -114,6 +118,10 @@ void run(const char* name, const Policy& policy, const options& opt, const probl
   fda::copy(r.model, model);  // the final global model, back on the device
   const double error = fda::sq_distance(model, w_star) / fda::sq_norm(w_star);
   std::printf("%-11s %8zu %6zu %10.3f %14.4f\n", name, r.steps, r.syncs, r.wall_seconds, error);
+  if (r.syncs == 0 || r.syncs >= r.steps)
+    return std::string(name) + " synced " + std::to_string(r.syncs) + " times in " + std::to_string(r.steps) + " steps";
+  if (!(error < 0.2)) return std::string(name) + "'s model did not learn: error " + std::to_string(error);
+  return "";
 }
 
 }  // namespace
@@ -145,16 +153,32 @@ int program(int argc, char** argv) {
   std::printf("d = %zu, %zu workers, %zu steps, theta = %g (%g per parameter), lr = %g, %s back end\n", opt.d,
               opt.workers, opt.steps, theta, opt.theta, opt.lr, FDA_THRUST_CUDA ? "CUDA" : "OpenMP");
   std::printf("%-11s %8s %6s %10s %14s\n", "policy", "steps", "syncs", "seconds", "error |w0-w*|^2/|w*|^2");
-  run("linear_fda", fda::linear_fda{.theta = theta}, opt, p, w_star);
-  run("sketch_fda", fda::sketch_fda{.theta = theta}, opt, p, w_star);
-  return 0;
+  std::string wrong = run("linear_fda", fda::linear_fda{.theta = theta}, opt, p, w_star);
+  const std::string sketch_wrong = run("sketch_fda", fda::sketch_fda{.theta = theta}, opt, p, w_star);
+  if (wrong.empty()) wrong = sketch_wrong;
+  std::printf("result: %s%s%s\n", wrong.empty() ? "PASS" : "FAIL (", wrong.c_str(), wrong.empty() ? "" : ")");
+  return wrong.empty() ? 0 : 1;
+}
+
+/// After a fault in a kernel the CUDA context is unusable, and unwinding frees device
+/// memory: the failing cudaFree throws from a destructor and std::terminate is called.
+/// Report the first device error and exit without running destructors.
+[[noreturn]] void on_terminate() {
+  const std::string first = fda::first_device_error();
+  std::printf("result: FAIL (%s)\n", first.empty() ? "std::terminate was called" : first.c_str());
+  std::fflush(stdout);
+  std::_Exit(1);
 }
 
 int main(int argc, char** argv) {
+  std::set_terminate(on_terminate);
   try {
-    return program(argc, argv);
+    const int status = program(argc, argv);
+    std::fflush(stdout);
+    return status;
   } catch (const std::exception& e) {  // no usable GPU, out of memory, a CUDA error
-    std::fprintf(stderr, "gpu_least_squares: %s\n", e.what());
-    return 1;
+    std::printf("result: FAIL (%s)\n", e.what());
+    std::fflush(stdout);
+    std::_Exit(1);  // after a CUDA fault, destructors of device memory would abort
   }
 }
