@@ -17,6 +17,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cli.hpp"
 #include "job.hpp"
 
 #ifdef FDA_TRAIN_MPI
@@ -27,6 +28,10 @@
 #endif
 
 namespace {
+
+using fda_train::number;
+using fda_train::policy_names;
+using fda_train::split_list;
 
 struct settings {
   std::string data = fda::data::debian_fashion_mnist_dir.string();
@@ -86,75 +91,18 @@ struct outcome {
   std::optional<fda::stop_at_target::reached_at> reached;
 };
 
-const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
-                                            "linear",      "sketch",   "exact",  "max-drift"};
-
-/// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t from = 0;
-  while (from <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', from), text.size());
-    if (comma > from) out.push_back(text.substr(from, comma - from));
-    from = comma + 1;
-  }
-  return out;
-}
-
 fda::threshold parse_theta(const std::string& text) { return fda::parse_threshold(text); }
 
 /// Calls f with the policy named `name`, configured from the settings.
 template <class F>
 auto with_policy(const std::string& name, const settings& s, F f) {
-  const fda::threshold theta = parse_theta(s.theta);
-  if (name == "synchronous") return f(fda::synchronous{});
-  if (name == "periodic") return f(fda::periodic{.every = s.every});
-  if (name == "fedavg") return f(fda::fedavg{.local_epochs = s.local_epochs});
-  if (name == "naive") return f(fda::naive_fda{.theta = theta});
-  if (name == "linear") return f(fda::linear_fda{.theta = theta});
-  if (name == "sketch") return f(fda::sketch_fda{.theta = theta});
-  if (name == "exact") return f(fda::exact_variance{.theta = theta});
-  return f(fda::max_drift{.theta = theta});
+  return fda_train::with_policy(name, {parse_theta(s.theta), s.every, s.local_epochs}, f);
 }
 
 std::string theta_label(const std::string& label, const settings& s) {
   const std::string policy = label.substr(0, label.find('+'));
   if (policy == "synchronous" || policy == "periodic" || policy == "fedavg") return "";
   return s.theta;
-}
-
-/// The check of every numeric option: the text must be one decimal number of type T, the
-/// whole of it (std::from_chars: no sign on a whole number, no "0x", no spaces), in
-/// [lo, hi], with lo excluded where `open_lo` and hi where `open_hi`. CLI11 2.1's own
-/// checks fall short: Range and PositiveNumber let NaN through (every comparison with NaN
-/// is false), and its whole-number conversion reads "-1" as 2^64 - 1, saturates an
-/// overflow and reads "010" as octal 8. No option means anything infinite, so ±Inf is
-/// refused too. The text is rewritten to its canonical decimal, so what CLI11 converts
-/// next is the value checked (hence ->transform: ->check hands a validator a copy).
-/// CLI11 puts the option's name before the message.
-template <class T>
-CLI::Validator number(T lo, T hi = std::numeric_limits<T>::max(), bool open_lo = false, bool open_hi = false) {
-  const auto text_of = [](T v) {
-    char buf[32];
-    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
-  };
-  const std::string bounds = hi == std::numeric_limits<T>::max() && !open_hi
-                                 ? (open_lo ? "> " : ">= ") + text_of(lo)
-                                 : (open_lo ? "(" : "[") + text_of(lo) + ", " + text_of(hi) + (open_hi ? ")" : "]");
-  const std::string what = std::is_floating_point_v<T> ? "a finite number " : "a whole number ";
-  const std::string range = what + (bounds[0] == '>' ? "" : "in ") + bounds;
-  return CLI::Validator(
-      [=](std::string& text) -> std::string {
-        T v{};
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        bool ok = ec == std::errc{} && end == text.data() + text.size() && (open_lo ? v > lo : v >= lo) &&
-                  (open_hi ? v < hi : v <= hi);  // NaN fails both comparisons
-        if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
-        if (!ok) return "must be " + range + ", not '" + text + "'";
-        text = text_of(v);
-        return {};
-      },
-      bounds);  // --help: "FLOAT:> 0", "UINT:[1, 4096]"
 }
 
 /// A number followed by one of `units` (suffix → factor; "" for none), rewritten to the

@@ -1,0 +1,86 @@
+#pragma once
+// What fda's command-line tools (fda-train, fda-bench) share: the policies by name, comma
+// lists, and the check of every numeric option.
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fda/policy.hpp>
+
+namespace fda_train {
+
+inline const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
+                                                   "linear",      "sketch",   "exact",  "max-drift"};
+
+/// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).
+inline std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    if (comma > from) out.push_back(text.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return out;
+}
+
+/// How the policies named on a command line are configured.
+struct policy_settings {
+  fda::threshold theta;         ///< the FDA policies' Θ
+  std::size_t every = 10;       ///< periodic: steps per round
+  std::size_t local_epochs = 1; ///< fedavg: epochs per round
+};
+
+/// Calls f with the policy named `name` (one of policy_names), configured from `s`.
+template <class F>
+auto with_policy(const std::string& name, const policy_settings& s, F f) {
+  if (name == "synchronous") return f(fda::synchronous{});
+  if (name == "periodic") return f(fda::periodic{.every = s.every});
+  if (name == "fedavg") return f(fda::fedavg{.local_epochs = s.local_epochs});
+  if (name == "naive") return f(fda::naive_fda{.theta = s.theta});
+  if (name == "linear") return f(fda::linear_fda{.theta = s.theta});
+  if (name == "sketch") return f(fda::sketch_fda{.theta = s.theta});
+  if (name == "exact") return f(fda::exact_variance{.theta = s.theta});
+  return f(fda::max_drift{.theta = s.theta});
+}
+
+/// The check of every numeric option: the text must be one decimal number of type T, the
+/// whole of it (std::from_chars: no sign on a whole number, no "0x", no spaces), in
+/// [lo, hi], with lo excluded where `open_lo` and hi where `open_hi`. CLI11 2.1's own
+/// checks fall short: Range and PositiveNumber let NaN through (every comparison with NaN
+/// is false), and its whole-number conversion reads "-1" as 2^64 - 1, saturates an
+/// overflow and reads "010" as octal 8. No option means anything infinite, so ±Inf is
+/// refused too. The text is rewritten to its canonical decimal, so what CLI11 converts
+/// next is the value checked (hence ->transform: ->check hands a validator a copy).
+/// CLI11 puts the option's name before the message.
+template <class T>
+CLI::Validator number(T lo, T hi = std::numeric_limits<T>::max(), bool open_lo = false, bool open_hi = false) {
+  const auto text_of = [](T v) {
+    char buf[32];
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+  };
+  const std::string bounds = hi == std::numeric_limits<T>::max() && !open_hi
+                                 ? (open_lo ? "> " : ">= ") + text_of(lo)
+                                 : (open_lo ? "(" : "[") + text_of(lo) + ", " + text_of(hi) + (open_hi ? ")" : "]");
+  const std::string what = std::is_floating_point_v<T> ? "a finite number " : "a whole number ";
+  const std::string range = what + (bounds[0] == '>' ? "" : "in ") + bounds;
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        T v{};
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        bool ok = ec == std::errc{} && end == text.data() + text.size() && (open_lo ? v > lo : v >= lo) &&
+                  (open_hi ? v < hi : v <= hi);  // NaN fails both comparisons
+        if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
+        if (!ok) return "must be " + range + ", not '" + text + "'";
+        text = text_of(v);
+        return {};
+      },
+      bounds);  // --help: "FLOAT:> 0", "UINT:[1, 4096]"
+}
+
+}  // namespace fda_train
