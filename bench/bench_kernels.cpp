@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <fda/benchmark.hpp>
 #include <fda/fda.hpp>
 
 namespace {
@@ -106,32 +107,9 @@ constexpr std::uint64_t sk_seed = 42;
 // ---------------------------------------------------------------------------------------
 // Memory baselines.
 
-/// Sum of N arrays, kept in 8 vectors of 4 floats: the fastest plain read of those bytes
-/// at the project's flags (SSE2). GCC/Clang vector types, because left to itself GCC
-/// vectorises a lane-array version across iterations with shuffles, at a third the speed.
-using float4 = float __attribute__((vector_size(16)));
-
-template <std::size_t N>
-float plain_read(const std::array<const float*, N>& a, std::size_t d) {
-  constexpr std::size_t v = 8;
-  float4 acc[v] = {};
-  std::size_t i = 0;
-  for (; i + 4 * v <= d; i += 4 * v)
-    for (std::size_t l = 0; l < v; ++l) {
-      float4 s, x;
-      std::memcpy(&s, a[0] + i + 4 * l, sizeof s);  // unaligned load
-      for (std::size_t k = 1; k < N; ++k) {
-        std::memcpy(&x, a[k] + i + 4 * l, sizeof x);
-        s += x;
-      }
-      acc[l] += s;
-    }
-  float t = 0;
-  for (const float4& x : acc) t += (x[0] + x[1]) + (x[2] + x[3]);
-  for (; i < d; ++i)
-    for (std::size_t k = 0; k < N; ++k) t += a[k][i];
-  return t;
-}
+/// Sum of N arrays in 8 vectors of 4 floats: fda::plain_read (<fda/benchmark.hpp>) at the
+/// project's flags (SSE2), the baseline every figure of bench/README.md was measured with.
+using fda::plain_read;
 
 /// The scatter-add of a depth × width sketch with the hashing taken away: the cells of
 /// 4096 indices (row r · 2 · width + cell, the library's own), computed once (40 KB, in

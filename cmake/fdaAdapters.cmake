@@ -5,6 +5,7 @@
 #   fda::eigen        <fda/eigen.hpp>       Eigen3::Eigen (Eigen 3.4)
 #   fda::idx          <fda/data/idx.hpp>    ZLIB::ZLIB
 #   fda::mpi          <fda/mpi.hpp>         Boost::mpi (Boost 1.74+) and MPI::MPI_CXX
+#   fda::benchmark    <fda/benchmark.hpp>   benchmark::benchmark (Google Benchmark)
 #   fda::thrust_omp   <fda/thrust.hpp> on Thrust's OpenMP back end, with any C++20 compiler:
 #                     the Thrust headers (a SYSTEM include directory),
 #                     THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP, OpenMP::OpenMP_CXX
@@ -46,6 +47,9 @@ macro(fda_find_adapter_dependencies)
   endif()
   if(NOT TARGET Boost::mpi)
     find_package(Boost 1.74 QUIET COMPONENTS mpi)
+  endif()
+  if(NOT TARGET benchmark::benchmark)
+    find_package(benchmark QUIET)
   endif()
   # A CUDA compiler: the project's CUDA language, else nvcc (CUDACXX, CUDA_HOME, CUDA_PATH,
   # /usr/local/cuda, PATH).
@@ -110,10 +114,11 @@ endmacro()
 # fda_find_adapter_dependencies() found. Sets, in the caller's scope, fda_<name>_FOUND and,
 # for each missing one, fda_<name>_WHY (what is missing and which Debian package has it).
 function(fda_add_adapter_targets mode)
-  set(names eigen idx mpi thrust_omp thrust_cuda)
+  set(names eigen idx mpi benchmark thrust_omp thrust_cuda)
   set(why_eigen "Eigen 3.4 not found (Debian: libeigen3-dev)")
   set(why_idx "zlib not found (Debian: zlib1g-dev)")
   set(why_mpi "Boost.MPI 1.74+ or MPI not found (Debian: libboost-mpi-dev openmpi-bin)")
+  set(why_benchmark "Google Benchmark not found (Debian: libbenchmark-dev)")
   set(why_thrust_omp "${FDA_THRUST_WHY}")
   if(NOT TARGET OpenMP::OpenMP_CXX)
     set(why_omp "OpenMP not found for the C++ compiler (GCC: libgomp, part of g++. clang: libomp-dev)")
@@ -129,6 +134,7 @@ function(fda_add_adapter_targets mode)
   set(have_eigen FALSE)
   set(have_idx FALSE)
   set(have_mpi FALSE)
+  set(have_benchmark FALSE)
   set(have_thrust_omp FALSE)
   set(have_thrust_cuda FALSE)
   if(TARGET Eigen3::Eigen)
@@ -139,6 +145,9 @@ function(fda_add_adapter_targets mode)
   endif()
   if(TARGET Boost::mpi AND TARGET MPI::MPI_CXX)
     set(have_mpi TRUE)
+  endif()
+  if(TARGET benchmark::benchmark)
+    set(have_benchmark TRUE)
   endif()
   if(FDA_THRUST_DIR AND TARGET OpenMP::OpenMP_CXX)
     set(have_thrust_omp TRUE)
@@ -173,6 +182,8 @@ function(fda_add_adapter_targets mode)
       target_link_libraries(${target} INTERFACE ZLIB::ZLIB)
     elseif(name STREQUAL "mpi")
       target_link_libraries(${target} INTERFACE Boost::mpi MPI::MPI_CXX)
+    elseif(name STREQUAL "benchmark")
+      target_link_libraries(${target} INTERFACE benchmark::benchmark)
     elseif(name STREQUAL "thrust_omp")
       # (A directory the compiler searches anyway, such as /usr/include, is left off the
       # command line: -isystem /usr/include would break libstdc++'s #include_next.)

@@ -19,6 +19,9 @@ int consumer_idx();
 #ifdef FDA_CONSUMER_MPI
 int consumer_mpi(bool run);
 #endif
+#ifdef FDA_CONSUMER_BENCHMARK
+int consumer_benchmark();
+#endif
 #ifdef FDA_CONSUMER_THRUST_OMP
 int consumer_thrust_omp();
 #endif
@@ -55,6 +58,9 @@ int main([[maybe_unused]] int argc, [[maybe_unused]] char** argv) {
 #endif
 #ifdef FDA_CONSUMER_MPI
   adapters |= adapter("fda::mpi (linked; run with --mpi)", consumer_mpi(argc > 1 && std::strcmp(argv[1], "--mpi") == 0));
+#endif
+#ifdef FDA_CONSUMER_BENCHMARK
+  adapters |= adapter("fda::benchmark", consumer_benchmark());
 #endif
 #ifdef FDA_CONSUMER_THRUST_OMP
   adapters |= adapter("fda::thrust_omp", consumer_thrust_omp());
