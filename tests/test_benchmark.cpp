@@ -116,6 +116,9 @@ TEST_CASE("bad shapes and options are refused, naming the field and the value") 
   CHECK_THROWS_WITH(fda::register_policy_benchmark(fda::naive_fda{.theta = 1.0}, {.dim = 10}, {.arrays_read = 65}),
                     Contains("options.arrays_read = 65 is invalid"));
   CHECK_THROWS_WITH(fda::register_sync_benchmark(fda::mean{}, {.dim = 0}), Contains("shape.dim = 0 is invalid"));
+  // Arrays that cannot fit are refused before anything is allocated.
+  CHECK_THROWS_WITH(fda::register_sync_benchmark(fda::mean{}, {.dim = std::size_t(1) << 40, .workers = 1000}),
+                    Contains("GB of memory: use a smaller dim or fewer workers"));
   CHECK_THROWS_AS(fda::register_sync_benchmark(fda::fedadam{.lr = -1}, {.dim = 10}), fda::invalid_argument);
   CHECK_THROWS_WITH(fda::register_policy_benchmark(fda::sketch_fda{.theta = 1.0, .depth = 0}, {.dim = 10}),
                     Contains("depth"));

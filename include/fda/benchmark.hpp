@@ -48,6 +48,10 @@
 #include <utility>
 #include <vector>
 
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
+
 #include "aggregate.hpp"
 #include "comm/local_cluster.hpp"
 #include "detail/isa.hpp"
@@ -137,6 +141,19 @@ inline void validate(const char* where, const benchmark_shape& s) {
   if (s.workers == 0) fail(where, ": shape.workers = 0 is invalid: a run has at least one worker");
   if (s.tensors == 0 || s.tensors > s.dim)
     fail(where, ": shape.tensors = ", s.tensors, " is invalid: it must be in [1, dim = ", s.dim, "]");
+}
+
+/// Refuses a benchmark whose arrays would not fit in this machine's memory, before
+/// allocating them (where the operating system says how much there is).
+inline void require_memory(const char* where, double bytes) {
+#if __has_include(<unistd.h>) && defined(_SC_PHYS_PAGES)
+  const double have = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (have > 0 && bytes > 0.9 * have)
+    fail(where, ": the arrays would take ", bytes / 1e9, " GB and this machine has ", have / 1e9,
+         " GB of memory: use a smaller dim or fewer workers");
+#else
+  (void)where, (void)bytes;
+#endif
 }
 
 /// n arrays of the shape's tensors: array a, tensor t holds values offset + scale · U[-1, 1).
@@ -319,6 +336,8 @@ benchmark::internal::Benchmark* register_policy_benchmark(const Policy& policy, 
   detail::validate("fda::register_policy_benchmark", shape);
   const std::size_t arrays = options.arrays_read ? options.arrays_read : check_arrays_read<Policy>;
   if (arrays > 64) detail::fail("fda::register_policy_benchmark: options.arrays_read = ", arrays, " is invalid: at most 64");
+  detail::require_memory("fda::register_policy_benchmark",
+                         double(std::max<std::size_t>(arrays, 2)) * double(shape.dim) * double(sizeof(T)));
   const std::string name(policy_traits<Policy>::name);
   const std::string key = detail::concat("fda.check/", name, "/d:", shape.dim, "/K:", shape.workers,
                                  shape.tensors > 1 ? detail::concat("/tensors:", shape.tensors) : std::string(),
@@ -412,6 +431,9 @@ benchmark::internal::Benchmark* register_sync_benchmark(const Aggregator& aggreg
                                                          double min_time = 0) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "T is float or double");
   detail::validate("fda::register_sync_benchmark", shape);
+  // The K models, their copy for the baseline, the arrays they are made from, w0 and avg.
+  detail::require_memory("fda::register_sync_benchmark",
+                         (3.0 * double(shape.workers) + 2.0) * double(shape.dim) * double(sizeof(T)));
   const typename Aggregator::template state<T> probe(aggregator, shape.dim);  // validates the aggregator
   const std::string name(aggregator_traits<Aggregator>::name);
   const std::string key = detail::concat("fda.sync/", name, "/d:", shape.dim, "/K:", shape.workers,
