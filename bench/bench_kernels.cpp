@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// What monitoring costs: the per-step kernels of FDA against memory baselines that read
 /// the same bytes, in one process, so that their ratios survive a noisy machine.
 ///

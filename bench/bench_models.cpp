@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /// What a local step of the Fashion-MNIST job costs: one training step (forward, backward,
 /// SGD with momentum) of each model of examples/models on a batch of 32 images, in samples
 /// per second (items_per_second), and LeNet-5's inference.

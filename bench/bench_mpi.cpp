@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sync of the MPI transport against a raw MPI_Allreduce of the same buffer, in the
 // same run: `mpirun -np 4 fda_bench_mpi`. Every rank runs the same benchmarks with the
 // same fixed iteration counts (a collective per iteration); rank 0 reports.

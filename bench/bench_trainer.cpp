@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Trainer overhead: fda::train with no-op workers against the policy's kernels alone.
 //
 // K = 8 workers, d = 10^6 floats, on the in-process cluster (8 threads on however many

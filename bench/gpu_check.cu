@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // gpu_check: the device kernels and the device sketch of <fda/thrust.hpp>, checked against
 // the host kernels and timed against a device-to-device copy of the same bytes, in one run.
 // Needs no test framework (scripts/gpu-check builds it with nvcc alone).

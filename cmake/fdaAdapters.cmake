@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The targets of fda's opt-in adapters. Each one links fda::fda and what its header needs,
 # and is defined only when that is found (a missing dependency leaves the target undefined
 # and fails nothing):

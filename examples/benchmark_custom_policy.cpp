@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a policy of your own costs per check, measured as fda's own are: a few lines of
 // <fda/benchmark.hpp> (CMake: target_link_libraries(app PRIVATE fda::benchmark)).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A sync policy that is not in the library, written on the public protocol, trained, and
 // checked by the conformance suite.
 //

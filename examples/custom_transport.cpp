@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A transport of your own, written against the public fda::communicator concept, trained
 // over, and checked by the conformance suite.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // K workers on one device, each running SGD on its own data of a synthetic least-squares
 // problem, with the parameters in device memory; LinearFDA and SketchFDA decide when they
 // synchronize. fda::train runs them as it runs host workers (one thread per worker, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quickstart: 8 workers fit one linear model, each on its own data. Federated Dynamic
 // Averaging lets them train locally and synchronize only when their models drift apart.
 #include <fda/fda.hpp>

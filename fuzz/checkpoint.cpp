@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the checkpoint reader (fda/checkpoint.hpp, detail/run_checkpoint.hpp) on
 // arbitrary bytes. The first byte picks what is fed:
 //   even: a whole file (header, payload, checksum) — what options.resume reads;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the text parsers behind fda-train's command-line values.
 //   fda::data::parse_partition  "iid | sorted:β | label:L | dirichlet:α | shards"
 //   fda::parse_threshold        "adaptive | Θ >= 0"

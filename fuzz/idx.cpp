@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the IDX reader (fda/data/idx.hpp) on arbitrary bytes, plain or gzip.
 // The first byte picks the entry point:
 //   even: fda::data::read_idx(bytes after it)

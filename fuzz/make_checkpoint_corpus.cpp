@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regenerates fuzz/corpus/checkpoint's valid inputs (and the ones derived from them) with the
 // current format: a real run of K = 2 workers, d = 8, linear_fda + fedadam, 12 steps. Run it
 // after any change of the checkpoint format (checkpoint_version):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs a fuzz target over files, without libFuzzer: each argument is a file or a directory
 // (its regular files, sorted by name), fed once to LLVMFuzzerTestOneInput. This is how the
 // committed corpus replays in every build (g++ included) as a ctest regression test; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Plots fda-train's CSV: test accuracy against total bytes (log scale) and against
 in-parallel steps, one line per policy (and θ, and K when several are present).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds docs/results.md from the JSON summaries and CSV rows that scripts/reproduce
 wrote: per K and split, the bytes and in-parallel steps each policy needed to reach the
 target accuracy, and plots.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch side of the model benchmark: ms per batch-32 training step (SGD, momentum
 0.9) of the same three models, on N threads. Needs python3-torch (Debian).
 

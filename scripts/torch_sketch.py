@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch side of the sketch benchmark (bench/README.md, target (c)): SketchFDA's local
 state as the paper's PyTorch code computes it -- precomputed depth x d tables of bucket
 indices (int64, as index_add_ wants) and signs, the drift u = w - w0 materialised, one

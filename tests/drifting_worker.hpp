@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A synthetic worker for transport and checkpoint tests: float parameters (in one or several
 // tensors) that drift by deterministic rank-dependent noise, so syncs happen and models differ.

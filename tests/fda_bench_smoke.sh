@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fda-bench at tiny sizes (a fraction of a second per case): every policy and a sync give a
 # row with a positive time and ratio, the CSV has its columns in order and the JSON its
 # rows, the cost-model bytes follow docs/algorithm.md, and bad values exit 2 naming the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fda-train over MPI against the in-process cluster: with the same seed and settings,
 # `mpirun -np K fda-train --transport mpi` and `fda-train -k K` must report the same
 # steps, syncs, bytes, Θ and test accuracy for every policy (ordered reductions: bitwise).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fda-train --checkpoint/--resume: 2 epochs in one run and 1 epoch + a resume to 2 must
 # report the same steps, syncs, bytes, Θ and test accuracy (the same final model).
 # Usage: fda_train_resume.sh FDA_TRAIN WORKDIR [MPIEXEC NP]   (with MPIEXEC: over MPI)

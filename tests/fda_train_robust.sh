@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fda-train with 2 hostile workers out of 16 (--byzantine 2: one sends its model
 # sign-flipped ×10, one huge values) on Fashion-MNIST (softmax): the coordinate median and
 # the trimmed mean still learn, the plain mean does not.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke test of fda-train: one epoch on a 2,000-example subset; checks the CSV header,
 # that steps, syncs and bytes never decrease within a policy, the JSON summary, and
 # that bad command-line values (NaN and ±Inf among them) exit with status 2 and name the

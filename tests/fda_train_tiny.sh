@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fda-train on tiny training sets, where a split can leave a worker without data and an
 # epoch can be shorter than one step: those are refused with status 2 and a message that
 # names the fix (never a crash, never a silently mis-scaled epoch), and the runs that are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # gpu_check_fault.sh PROGRAM ARGS...: runs gpu_check with a fault injected (--inject-fault ...).
 # Passes when the fault comes back as a failure the program reports: exit status 1 (not 0,
 # not an abort or another signal), a 'result: FAIL (' line and the word 'injected'.

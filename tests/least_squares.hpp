@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // A synthetic convex problem with a known optimum, for end-to-end tests of fda::train:
 // worker k holds rows (A_k, b_k) of one least-squares problem min_x Σ_k ||A_k x - b_k||²

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A job in which one rank fails on purpose, for tests/mpi_failures.sh:
 //   mpi_failures sizes   the last rank's model has one parameter more: every rank must
 //                        report it and exit 2 (no hang)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs tests/mpi_failures.cpp's jobs under mpirun and checks that each ends, with a
 # non-zero status and the expected message, well within 60 seconds.
 # Usage: mpi_failures.sh MPIEXEC NP PROGRAM

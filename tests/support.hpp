@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Helpers shared by the tests: seeded random vectors and brute-force references.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // <fda/benchmark.hpp>: the memory baseline against a brute-force sum, the rows a run leaves
 // (cost-model bytes as docs/algorithm.md states them, positive times and ratios, schedules
 // marked as never checking), and bad shapes refused by name.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpoints: 2N steps in one run and N + N steps with a resume in between end
 // bit-identical; a crash after a periodic save loses only the steps since; a corrupt,
 // truncated or foreign file is refused with a clear error before anything is loaded.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The conformance suite (<fda/testing.hpp>) over every policy, aggregator and transport of
 // the library, and its negative controls: a suite that passes everything proves nothing,
 // so each check is shown to fail on a plug-in broken in the way it looks for.

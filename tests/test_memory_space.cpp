@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kernels written once over a memory-space back end: a toy third memory space that supplies
 // only the primitives of fda::space_traits (space.hpp), in plain loops over ordinary memory,
 // runs every kernel, the AMS sketch and linear_fda through them (as Thrust's own tests do

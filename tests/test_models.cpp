@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Fashion-MNIST job's models (examples/models): sizes, gradients against finite
 // differences in double precision, LeNet-5's forward against a direct convolution,
 // training progress, the client optimizers against hand-computed updates, seeded init.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MPI transport, run under mpirun with 2 and 4 ranks. Every rank runs every test case;
 // each case trains over MPI and, on every rank, the same run on the in-process cluster with
 // K = the number of ranks, and compares them.

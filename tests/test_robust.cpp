@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Robust aggregation (coordinate_median, trimmed_mean) against brute-force references, a
 // least-squares run with 2 hostile workers out of 16, and faulty local states: refused by
 // name, or excluded and logged.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fda::simulated_network: a transport written only against the public communicator
 // concept. Its runs are bit-identical to the wrapped transport's, and the time it charges
 // is the network model's formula applied to the collectives the run made, recounted here

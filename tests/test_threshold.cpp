@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fda/threshold.hpp: reading a threshold from text (the constructors and the adaptive
 // rules are tested through the policies in test_policy.cpp).
 #include <fda/threshold.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Thrust adapter on Thrust's OpenMP back end: the device code path, run on the CPU,
 // against the host kernels. (bench/gpu_check.cu does the same on a CUDA GPU, and
 // thrust_nvcc_compile proves the CUDA back end compiles.)

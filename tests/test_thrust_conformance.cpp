@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The conformance suite's check_policy with the workers' parameters in device memory
 // (thrust::device_vector), on Thrust's OpenMP back end: every policy that runs on device
 // parameters passes the same checks as on the host (the checkpoint check excepted:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fda::train with parameters in device memory, on Thrust's OpenMP back end: the same problem
 // trained with host and with device parameters must sync at the same steps and end with the
 // same model. Built like test_thrust (tests/CMakeLists.txt).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiled and linked, not run, by the ctest thrust_nvcc_compile: every device kernel, the
 // sketch, the policies' device monitors and fda::train with device parameters instantiated
 // for Thrust's CUDA back end (nvcc, sm_90). On a machine with a GPU the program also runs:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fda-bench: what a sync policy's monitoring costs per check (and, with --sync, what a sync
 // costs) at your d and K on this machine, as ratios to a plain read of the same bytes
 // measured in the same process, and as a share of a model's training step. Built on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // What fda's command-line tools (fda-train, fda-bench) share: the policies by name, comma
 // lists, and the check of every numeric option.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The pieces of the Fashion-MNIST job: a worker (a model, a client optimizer, a shard of
 // the training set), a server optimizer chosen at run time, the evaluation of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fda-train: federated training on Fashion-MNIST, comparing sync policies on the
 // in-process cluster. See `fda-train --help` and docs/fda-train.md.
 #include <CLI/CLI.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// LeNet-5 for 28 × 28 images, 61,706 parameters:
 ///   conv 5×5 1→6 pad 2 + ReLU + max-pool 2   (28×28 → 28×28 → 14×14)

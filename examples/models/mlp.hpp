@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// A multilayer perceptron 784-200-200-10 with ReLU, 199,210 parameters:
 ///   h1 = relu(W1 x + b1), h2 = relu(W2 h1 + b2), z = W3 h2 + b3.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// What the Fashion-MNIST job asks of a model, and the pieces the three models share:
 /// the image geometry, a portable seeded initializer, the softmax cross-entropy head and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The Fashion-MNIST job's models and client optimizers (Eigen), in one include.
 #include "lenet5.hpp"

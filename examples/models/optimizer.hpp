@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Client optimizers: what each worker runs between synchronizations, on a model's flat
 /// params/grads vectors (any contiguous float or double buffers, as std::span). The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Softmax (multinomial logistic) regression: z = W x + b, W 10 × 784, 7,850 parameters.
 /// The convex baseline of the job: one GEMM forward, one backward.

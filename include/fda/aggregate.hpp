@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// What a sync computes: every aggregator (see aggregate/aggregator.hpp for the protocol,
 /// aggregate/traits.hpp for the optional members).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Microbenchmarks of sync policies for users: what a policy's monitoring costs per check,
 /// and what a sync costs, at your d and K on your machine, as ratios to a plain read (or

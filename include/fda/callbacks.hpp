@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The callback protocol and every ready-made callback: progress_bar, csv_logger,
 /// json_summary, stop_at_target, evaluate_average. Standard library only.

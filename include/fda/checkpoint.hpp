@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Checkpoints: everything a run needs to continue, in one versioned, checksummed file.
 ///

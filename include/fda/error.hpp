@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Errors raised by fda. Every message names the function or field and the offending
 /// value, so a user can fix the call without a debugger.

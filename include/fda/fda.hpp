@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda: Federated Dynamic Averaging. The core umbrella: views, kernels, the AMS sketch,
 /// every sync policy and threshold, every server aggregator, the communicator concept, the

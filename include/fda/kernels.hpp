@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Kernels over parameter views: one pass, no temporaries, accumulation in double.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The MPI transport (opt-in: needs Boost.MPI and an MPI library; link Boost::mpi).
 ///

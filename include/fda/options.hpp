@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// What a training run is told (options) and what it reports (result).
 #include <cstddef>

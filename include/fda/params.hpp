@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Parameter views: a model's trainable scalars seen as one vector, whatever holds them.
 ///

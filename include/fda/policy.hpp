@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Every sync policy: the classic schedules and the FDA family (see policy/policy.hpp
 /// for the protocol the trainer uses, policy/threshold_monitor.hpp for writing a threshold

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// AMS ("fast AGMS", tug-of-war) sketch: a linear map R^d → R^(depth × width) whose
 /// squared row norms estimate ||v||².

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Memory spaces: where a view's elements live, and the few primitives a space supplies so
 /// that every kernel (kernels.hpp), the AMS sketch (sketch.hpp) and the policies run there.

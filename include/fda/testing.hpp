@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// <fda/testing.hpp>: the conformance suite offered to plug-in authors. Standard library
 /// only, no test framework: every check returns an fda::testing::report, which says

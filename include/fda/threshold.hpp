@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Variance thresholds Θ: fixed, or adaptive after FDA-Opt (docs/algorithm.md: Thresholds).
 #include <charconv>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Thrust adapter (opt-in): parameters in device memory, and the kernels and the AMS sketch
 /// computed where they live.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::train: one SPMD loop for every policy, on any transport.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The worker concept: what fda::train needs from a user's training code.
 ///

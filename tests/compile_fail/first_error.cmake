@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cmake -DCOMPILE=<compiler;flags...> -DSOURCE=<file.cpp> -DEXPECT=<regex> -P first_error.cmake
 # Compiles SOURCE with -fsyntax-only and passes when the compiler refuses it and its first
 # error line matches EXPECT (so the message a user reads first is the one that explains).

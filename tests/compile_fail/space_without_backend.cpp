@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: views of a memory space whose fda::space_traits is not specialized. The
 // primary template's static_assert names what a space must supply (docs/concepts.md).
 #include <fda/kernels.hpp>

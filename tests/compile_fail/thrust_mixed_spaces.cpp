@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a kernel given a device view and a host view would read device memory on
 // the host; the host kernel's static_assert says so in one line.
 #include <fda/thrust.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: exact_variance's monitor copies the drift through host memory, so
 // fda::train refuses it for device parameters with one static_assert line.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: the server optimizers update host memory, so fda::train refuses them for
 // device parameters with one static_assert line.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: the MPI transport takes host parameters only (no CUDA-aware MPI path);
 // fda::train over MPI says so in one static_assert line pointing to docs/gpu.md.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a policy that declares monitor<T> without a memory space keeps its
 // per-run vectors in host memory (here a std::vector<T>), so fda::train refuses it for
 // device parameters at its use, with one static_assert line that says how to declare it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a callback whose on_epoch takes fda::epoch_info<double>& on float workers
 // would never be called (the trainer passes fda::epoch_info<float>&); fda::train says so.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a transport without average(); fda::train names the missing member.
 #include <fda/fda.hpp>
 

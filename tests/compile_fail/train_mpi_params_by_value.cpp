@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: over MPI too, params() returning a std::vector by value is refused with
 // fda::train's own first error (the view would dangle), not one deep inside fda::view.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a worker without step(); fda::train names what is missing.
 #include <fda/fda.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: params() holds ints, which fda::view does not understand; fda::train says
 // that the element type is not float or double, and how to teach fda::view a type.
 #include <fda/fda.hpp>

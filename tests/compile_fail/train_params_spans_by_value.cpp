@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: params() returns a temporary std::vector of spans (a model of several
 // tensors, by value): fda::view refuses a temporary container, and fda::train says so first.
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: params() returns its parameters as a std::vector by value, so the
 // trainer's view would dangle; fda::train says so in its first error (not deep in fda::view).
 #include <fda/fda.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a policy whose monitor lacks theta(); fda::train names the member.
 #include <fda/fda.hpp>
 

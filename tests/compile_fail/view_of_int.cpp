@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: fda::view of ints fails with one readable static_assert.
 #include <fda/params.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Must not compile: a view of a temporary container would dangle.
 #include <fda/params.hpp>
 

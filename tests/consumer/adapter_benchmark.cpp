@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked through fda::benchmark (Google Benchmark): a policy's check registered, its row
 // declared with the cost model's bytes, and the plain-read baseline summing what it reads.
 #include <fda/benchmark.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked through fda::eigen: fda::view of an Eigen vector.
 #include <fda/eigen.hpp>
 #include <fda/kernels.hpp>

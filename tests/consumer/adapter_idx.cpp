@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked through fda::idx (zlib): an IDX file of three bytes, read from memory.
 #include <fda/data/idx.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked through fda::mpi (Boost.MPI, MPI): compiled and linked; run only when asked
 // (fda_consumer --mpi), since starting MPI is mpirun's business.
 #include <fda/mpi.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Linked through fda::thrust_omp: a device vector on Thrust's OpenMP back end.
 #include <fda/thrust.hpp>
 

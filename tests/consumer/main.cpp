@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Exits 0 only when fda::drift gives the known answer on small vectors and the version
 // macros agree with each other and, when the build passes FDA_EXPECTED_VERSION, with it.
 // The CMake consumer also links the adapters' targets (FDA_CONSUMER_<NAME>: adapter_<name>.cpp,

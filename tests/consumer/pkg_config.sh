@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A downstream program built with nothing but pkg-config: finds the fda installed under
 # PREFIX through PKG_CONFIG_PATH, compiles main.cpp with `pkg-config --cflags fda` and
 # the standard the .pc file names, and runs it.

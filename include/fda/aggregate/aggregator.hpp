@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// What a sync computes: the aggregator concept and the pieces every aggregator shares.
 ///

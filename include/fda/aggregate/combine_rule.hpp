@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// How a sync combines the workers' values of one parameter: the weighted mean, or an order
 /// statistic (robust aggregation). An aggregator that wants an order statistic says so with

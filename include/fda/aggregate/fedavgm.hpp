@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// FedAvgM, server momentum (Hsu, Qi, Brown 2019):  m ← β m + Δ;  x ← x + η m.
 #include <cstddef>

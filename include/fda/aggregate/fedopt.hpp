@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Adaptive server optimizers (Reddi et al., "Adaptive Federated Optimization", ICLR 2021).
 /// With Δ = avg - x, all three do

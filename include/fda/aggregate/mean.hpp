@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Plain averaging (FedAvg): x ← x + Δ = avg.
 #include <cstddef>

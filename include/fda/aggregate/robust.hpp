@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Robust aggregation: per-element order statistics of the workers' models, which a few
 /// faulty or hostile workers (huge values, flipped signs, NaN) cannot drag away.

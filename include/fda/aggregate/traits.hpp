@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Aggregator traits: the one place where fda detects the optional members of an
 /// aggregator and of its server state, and gives each its default (docs/concepts.md:

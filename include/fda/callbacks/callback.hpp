@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Callbacks in the manner of ensmallen: any object with some of the hooks below. Traits
 /// detect which hooks a callback has, so it writes only those it needs; a hook that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// One CSV row per epoch with the metrics of docs/algorithm.md: Metrics, ready for a plotting script.
 /// Numbers are written in their shortest exact form (std::to_chars), so a row read back

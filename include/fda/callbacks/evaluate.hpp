@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Evaluates the workers' averaged model at every epoch end and stores the result in the
 /// epoch's metric table, for the loggers and stop_at_target that follow it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// A run's outcome as one JSON object on one line (JSON Lines: several runs may append
 /// to the same file), for scripts that compare policies.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// A progress display: one line redrawn in place on a terminal, or a plain line at every
 /// tenth of the run when the output is a file or a pipe (so logs stay short and readable).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Ends a run when a metric reaches a target, and records what it cost to get there:
 /// the "bytes to reach accuracy X" figure by which docs/algorithm.md: Communication cost compares policies.

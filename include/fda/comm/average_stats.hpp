@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// What a transport's average() reports besides the average itself.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Building blocks for a transport's average(), so that a transport written outside the
 /// library averages as the in-process cluster and MPI do, bit for bit:

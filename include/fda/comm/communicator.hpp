@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The communicator concept: what a transport offers one worker so that fda::train runs on it.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The embedded default transport: K workers as threads of one process.
 ///

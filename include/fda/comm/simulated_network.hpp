@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::simulated_network<Comm>: any transport, charged the time its collectives would take
 /// on a modelled network ("what would this run cost on a 1 Gbit/s, 20 ms WAN?").

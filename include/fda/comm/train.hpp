@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::train(comm, worker, ...): the per-worker entry of the training loop, for any
 /// fda::communicator (comm/communicator.hpp). <fda/train.hpp> adds the in-process

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// IDX files (MNIST, Fashion-MNIST, ...), gzip-compressed or plain, and labelled data sets
 /// built from them. An opt-in adapter: it needs zlib, so <fda/fda.hpp> leaves it out; link

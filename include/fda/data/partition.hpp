@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// How a labelled training set is split among K workers (docs/algorithm.md: Data splits). Standard library
 /// only. Every scheme takes the labels, K and a seed, and returns each worker's example

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The averaging kernel every transport runs on its share of the elements (public through
 /// <fda/comm/averaging.hpp>, for transports written outside the library).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// FDA_HOST_DEVICE marks the core helpers that device code calls too (the kernels' terms
 /// and ops, detail/terms.hpp, shared by every memory space; the sketch's bucket, sign and

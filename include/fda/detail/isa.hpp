@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Run-time choice of the instruction set for the hot host kernels (the blocked reductions
 /// of detail/traverse.hpp and the sketch): the same source compiled once per ISA with

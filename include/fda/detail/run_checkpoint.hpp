@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Saving and resuming a run of detail::run_spmd (the file format is in checkpoint.hpp).
 ///

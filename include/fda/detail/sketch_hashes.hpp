@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The hash functions of an AMS sketch shape (depth, width, seed): which cell and sign every
 /// row gives each parameter index. Shared by every sketch kernel (host: sketch_host.hpp;

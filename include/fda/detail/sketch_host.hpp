@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The AMS sketch of host views: detail::sketch_accumulate, space_traits<host_space>::sketch
 /// (space.hpp). One pass over the inputs in chunks of 128 indices; on x86 the indices' cells

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// splitmix64: the seeded random words of fda (LinearFDA's first-round ξ, the sketch's
 /// tabulation tables, detail/tabulation_hash.hpp).

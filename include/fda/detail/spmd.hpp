@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The one SPMD training loop, run by every worker on every transport.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Thorup–Zhang tabulation hashing of parameter indices, for the AMS sketch.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The per-element work of the kernels, written once for every memory space: the reduction
 /// terms that space_traits<Space>::reduce sums, and the element-wise ops that

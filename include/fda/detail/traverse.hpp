@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Walking several parameter views in lock step, and deterministic blocked reductions.
 ///

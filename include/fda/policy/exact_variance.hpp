@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The oracle: Var = S1 - ||ū||² computed exactly from every worker's full drift u_k.
 /// Local state 1 + d floats — for validation and experiments, never for deployment.

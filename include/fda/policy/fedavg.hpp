@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// FedAvg's schedule: a sync every E local epochs (E · steps_per_epoch local steps).
 /// The aggregation (plain mean, or a server optimizer for FedOpt) is chosen separately.

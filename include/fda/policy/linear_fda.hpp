@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// LinearFDA: H = S1 - ((1/K) Σ_k ξ·u_k)² / ||ξ||² ≥ Var for any ξ ≠ 0 (Cauchy–Schwarz:
 /// (ξ·ū)² ≤ ||ξ||² ||ū||²). Local state: ||u_k||² and ξ·u_k, two floats, from one fused

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Max-drift ("geometric monitoring", Kamp et al. 2018), a baseline: each worker checks
 /// its own ||u_k||² > Θ; the round ends when any worker violates. Local state: one flag

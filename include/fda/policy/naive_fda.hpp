@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// NaiveFDA: H = S1 = (1/K) Σ_k ||u_k||² ≥ Var, since Var = S1 - ||ū||² (docs/algorithm.md: Estimators).
 /// Local state: ||u_k||², one float.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Periodic averaging (Local SGD): a sync every `every` local steps.
 #include <string_view>

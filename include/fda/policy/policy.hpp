@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The sync-policy protocol: what the trainer asks a policy once per local step.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The monitor of the classic schedules (synchronous, periodic, FedAvg): a round has a
 /// fixed number of steps; nothing is monitored, nothing is sent between syncs.

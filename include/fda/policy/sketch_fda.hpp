@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// SketchFDA: H = S1 - M2(sk(ū)) / (1 + ε), with sk(ū) = (1/K) Σ_k sk(u_k) (the sketch is
 /// linear) and ε = 1/sqrt(width). Local state: ||u_k||² and the depth × width sketch of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Synchronous training: model averaging after every local step.
 #include <string_view>

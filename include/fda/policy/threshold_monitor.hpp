@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::threshold_monitor: the monitor shared by every threshold policy (naive, linear,
 /// sketch, exact, max-drift), and the estimator protocol through which a policy of your

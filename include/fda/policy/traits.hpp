@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// Policy and monitor traits: the one place where fda detects the optional members of a
 /// sync policy and of its monitor, and gives each its default (docs/concepts.md: Policy,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::testing::check_aggregator: the conformance checks of an aggregator (<fda/testing.hpp>).
 #include <cmath>

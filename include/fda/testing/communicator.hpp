@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::testing::check_communicator and check_train_on: the conformance checks of a
 /// transport (<fda/testing.hpp>). Both are SPMD: every worker of the run calls them with its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The conformance suite's plumbing (<fda/testing.hpp>): comparing two runs field by field,
 /// running the built-in problem on the in-process cluster (plain or behind

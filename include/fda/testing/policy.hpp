@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::testing::check_policy: the conformance checks of a sync policy (<fda/testing.hpp>).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The conformance suite's built-in problem (<fda/testing.hpp>): a heterogeneous least-squares
 /// problem whose workers cannot solve it without communicating, its worker (parameters in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// fda::testing::report: what a conformance check found (<fda/testing.hpp>).
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The device kernels' machinery (<fda/thrust.hpp>): views cut into pieces contiguous in
 /// every view, one pass of Thrust threads over fixed chunks, and the fixed-order folds that

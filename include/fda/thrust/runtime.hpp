@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The device runtime under <fda/thrust.hpp>: the stream and the device the kernels use,
 /// the device memory the library owns, and the checked synchronization that ends every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 /// The AMS sketch of device views (<fda/thrust.hpp>), without any d × depth table: hashes
 /// from the tabulation tables (copied to device memory once per tables object), exactly the
