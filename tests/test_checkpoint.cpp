@@ -156,13 +156,17 @@ TEST_CASE("corrupt, truncated or foreign checkpoints are refused, naming the pro
   SECTION("another format version") {
     std::string bad = good;
     bad[8] = 9;
-    CHECK_THROWS_WITH(resume_with(bad), Contains("has format version 9"));
+    CHECK_THROWS_WITH(resume_with(bad), Contains("has format version 9, written by a newer fda than this one"));
   }
-  SECTION("a file of format version 1 (before the run record held the aggregator)") {
-    std::string old = good;
-    old[8] = 1, old[9] = old[10] = old[11] = 0;
-    CHECK_THROWS_WITH(resume_with(old), Contains("has format version 1; this build reads version " +
-                                                 std::to_string(fda::detail::checkpoint_version)));
+  // tests/data/checkpoint-fda-0.1.0.ckpt: written by fda 0.1.0 (commit fc26fe8) with
+  // fda-train --model softmax -k 2 --epochs 1 --train-subset 64 --batch 8 --policy linear --checkpoint FILE
+  SECTION("a file written by fda 0.1.0 (format version 1), committed when 0.2.0 was released") {
+    const std::string old = slurp(std::filesystem::path(FDA_TEST_DATA_DIR) / "checkpoint-fda-0.1.0.ckpt");
+    REQUIRE(old.size() > 100);
+    CHECK_THROWS_WITH(resume_with(old),
+                      Contains("has format version 1, written by fda 0.1.x; this build (fda " FDA_VERSION
+                               ") reads format version " +
+                               std::to_string(fda::detail::checkpoint_version) + " only: resume it with fda 0.1.x"));
   }
   SECTION("not a checkpoint at all") {
     CHECK_THROWS_WITH(resume_with("P5\n28 28\n255\n" + std::string(784, '\0')), Contains("wrong magic bytes"));

@@ -303,6 +303,19 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
   out << "]}\n";
 }
 
+/// scripts/plot.py as installed beside the program (<prefix>/bin/fda-train and
+/// <prefix>/share/fda/plot.py, as the fda-tools package lays them out), else the source
+/// tree's copy that the build names (FDA_PLOT_SCRIPT).
+std::string plot_script() {
+  std::error_code error;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "fda" / "plot.py";
+    if (std::filesystem::exists(installed, error)) return installed.string();
+  }
+  return FDA_PLOT_SCRIPT;
+}
+
 /// Trains every policy in turn, in-process or (--transport mpi) one worker per MPI rank;
 /// only rank 0 prints and writes files.
 int run(const settings& s, mpi_job& job) {
@@ -456,7 +469,7 @@ int run(const settings& s, mpi_job& job) {
       std::ofstream(rows) << csv_memory.str();
     }
     csv_file.flush();
-    const std::string command = FDA_PYTHON " '" FDA_PLOT_SCRIPT "' '" + rows + "' '" + s.plot + "'";
+    const std::string command = FDA_PYTHON " '" + plot_script() + "' '" + rows + "' '" + s.plot + "'";
     if (std::system(command.c_str()) != 0)
       std::fprintf(stderr, "fda-train: the plot was not written (needs python3-matplotlib): %s\n", command.c_str());
   }

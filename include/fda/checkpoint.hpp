@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "version.hpp"
 
 namespace fda {
 
@@ -81,6 +82,17 @@ inline constexpr char checkpoint_magic[8] = {'F', 'D', 'A', 'C', 'K', 'P', 'T', 
 /// another version is refused by its version, before its payload is parsed.
 inline constexpr std::uint32_t checkpoint_version = 2;
 inline constexpr std::uint32_t byte_order_mark = 0x01020304;
+
+/// The checkpoint-format policy: a build reads its own format version only, and each
+/// format belongs to one range of releases (1: fda 0.1.x; 2: fda 0.2.x), which a refusal
+/// names so that the user knows which release can resume the file.
+inline std::string checkpoint_writer_release(std::uint32_t version) {
+  switch (version) {
+    case 1: return "fda 0.1.x";
+    case 2: return "fda 0.2.x";
+    default: return version > checkpoint_version ? "a newer fda than this one" : "an unknown fda build";
+  }
+}
 
 }  // namespace detail
 
@@ -288,8 +300,10 @@ inline std::string checkpoint_payload(std::string_view all, const std::string& f
   std::memcpy(&mark, all.data() + 12, 4);
   std::memcpy(&size, all.data() + 16, 8);
   if (version != checkpoint_version)
-    throw checkpoint_error(concat("fda: checkpoint: ", file, " has format version ", version,
-                                  "; this build reads version ", checkpoint_version));
+    throw checkpoint_error(concat("fda: checkpoint: ", file, " has format version ", version, ", written by ",
+                                  checkpoint_writer_release(version), "; this build (fda ", FDA_VERSION,
+                                  ") reads format version ", checkpoint_version, " only: resume it with ",
+                                  checkpoint_writer_release(version), ", or start the run again"));
   if (mark != byte_order_mark)
     throw checkpoint_error(concat("fda: checkpoint: ", file, " was written on a machine of another byte order"));
   if (size != all.size() - header - trailer)

@@ -340,7 +340,9 @@ class mpi_comm {
         }
         bytes_sent_ += std::uint64_t(send_counts[r]) * sizeof(T);
       }
-      const auto [mlo, mhi] = slice(me, j);
+      // (not a structured binding: the lambda below captures mlo, which clang 14 refuses)
+      const std::pair<std::size_t, std::size_t> mine_slice = slice(me, j);
+      const std::size_t mlo = mine_slice.first, mhi = mine_slice.second;
       for (std::size_t r = 0; r < k; ++r) {
         recv_counts[r] = r == me ? 0 : int(mhi - mlo);
         recv_displs[r] = int(r * chunk);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Every public header (include/fda, detail/ excepted) compiles on its own, as the only
+# include of a file, with each given compiler at -std=c++20 -Wall -Wextra -Werror: no
+# header relies on another being included first, or on a warning-free accident of one
+# compiler. An adapter's header gets its dependency's flags (Eigen, MPI, Thrust on the
+# OpenMP back end); one whose dependency is missing here is reported and skipped.
+# usage: headers_standalone.sh SOURCE_DIR THRUST_DIR "MPI_FLAGS" COMPILER...
+set -uo pipefail
+source_dir=$1 thrust_dir=$2 mpi_flags=$3
+shift 3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$source_dir/include" || exit 1
+mapfile -t headers < <(find fda -name '*.hpp' -not -path 'fda/detail/*' | sort)
+[ ${#headers[@]} -ge 40 ] || { echo "FAIL: only ${#headers[@]} public headers found"; exit 1; }
+failed=0 checked=0
+for cxx in "$@"; do
+  for h in "${headers[@]}"; do
+    flags=()
+    case $h in
+      fda/eigen.hpp) flags=(-isystem /usr/include/eigen3) ;;
+      fda/mpi.hpp) read -r -a flags <<<"$mpi_flags" ;;
+      fda/thrust.hpp | fda/thrust/*)
+        [ -n "$thrust_dir" ] || { echo "skipped (no Thrust): $h"; continue; }
+        flags=(-fopenmp -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP)
+        [ "$thrust_dir" = /usr/include ] || flags+=(-isystem "$thrust_dir") ;;
+    esac
+    printf '#include <%s>\nint main() {}\n' "$h" > "$work/one.cpp"
+    if ! out=$("$cxx" -std=c++20 -fsyntax-only -Wall -Wextra -Werror -I"$source_dir/include" "${flags[@]}" \
+               "$work/one.cpp" 2>&1); then
+      echo "FAIL: $cxx: $h does not compile on its own:"
+      head -n 15 <<<"$out"
+      failed=$((failed + 1))
+    fi
+    checked=$((checked + 1))
+  done
+done
+echo "headers_standalone: $checked compilations ($# compilers x ${#headers[@]} headers), $failed failed"
+[ $failed -eq 0 ]
