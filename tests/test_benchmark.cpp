@@ -56,6 +56,17 @@ TEST_CASE("plain_read sums every element of N arrays, float and double, any leng
   CHECK(fda::plain_read<1, float>({x.data()}, x.size()) == 1.0f);
 }
 
+TEST_CASE("median_seconds calls f warmup + runs times and returns a time") {
+  std::size_t calls = 0;
+  const double t = fda::median_seconds([&] { ++calls; }, 40);
+  CHECK(calls == 43);
+  CHECK(t >= 0);
+  CHECK(std::isfinite(t));
+  calls = 0;
+  (void)fda::median_seconds([&] { ++calls; }, 5, 0);
+  CHECK(calls == 5);
+}
+
 TEST_CASE("a run of the registered benchmarks leaves one row per case, with the cost model's bytes") {
   const std::size_t d = 3000, k = 5;
   fda::register_policy_benchmark(fda::linear_fda{.theta = 1.0}, {.dim = d, .workers = k, .tensors = 3});

@@ -127,14 +127,13 @@ std::pair<double, std::size_t> measure_model_step(const std::string& name) {
         std::vector<std::uint8_t> labels(batch);
         for (auto& x : images) x = float(2 * fda::models::uniform01(rng) - 1);
         for (auto& y : labels) y = std::uint8_t(rng() % fda::models::num_classes);
-        std::vector<double> times;
-        for (int i = 0; i < 43; ++i) {
-          const auto t0 = std::chrono::steady_clock::now();
-          benchmark::DoNotOptimize(m.loss_and_grad(images.data(), labels.data(), batch));
-          opt.step(m.params(), m.grads());
-          if (i >= 3) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
-        return std::pair{fda::detail::median_of(times), m.params().size()};
+        const double seconds = fda::median_seconds(
+            [&] {
+              benchmark::DoNotOptimize(m.loss_and_grad(images.data(), labels.data(), batch));
+              opt.step(m.params(), m.grads());
+            },
+            40);
+        return std::pair{seconds, m.params().size()};
       },
       model);
 }

@@ -124,6 +124,10 @@ struct benchmark_registry {
     std::lock_guard lock(mu);
     rows[key] = row;
   }
+  benchmark_row row_of(const std::string& key) {
+    std::lock_guard lock(mu);
+    return rows.at(key);
+  }
 };
 
 inline double median_of(std::vector<double> v) {
@@ -213,6 +217,20 @@ std::tuple<double, double, std::size_t> alternate(benchmark::State& st, std::siz
 /// the fastest plain read of those bytes at the default flags (no fast math, SSE2), which
 /// check baselines compare with. (GCC/Clang vector types: left to itself, GCC vectorizes a
 /// lane-array version across iterations with shuffles, at a third of the speed.)
+/// The median wall time, in seconds, of `runs` calls of f after `warmup` untimed ones: a
+/// model's training step, say, to set a check's time against (fda-bench --eigen-model).
+template <class F>
+double median_seconds(F&& f, std::size_t runs, std::size_t warmup = 3) {
+  for (std::size_t i = 0; i < warmup; ++i) f();
+  std::vector<double> times;
+  for (std::size_t i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return detail::median_of(std::move(times));
+}
+
 namespace detail {
 /// Bytes bytes of T as a GCC/Clang vector type (the attribute needs a non-dependent size).
 template <class T, std::size_t Bytes>
@@ -291,11 +309,7 @@ void run_check_benchmark(benchmark::State& st, const std::string& key, const Pol
   const model_arrays<T> m(std::max<std::size_t>(arrays_read, 2), shape);
   const auto w = fda::view(m.arrays[1]), w0 = fda::view(m.arrays[0]);
   std::vector<double> state(monitor.state_size());
-  benchmark_row row;
-  {
-    std::lock_guard lock(benchmark_registry::get().mu);
-    row = benchmark_registry::get().rows.at(key);
-  }
+  benchmark_row row = benchmark_registry::get().row_of(key);
   if (state.empty()) {  // a schedule: no local state, nothing checked (one iteration)
     for (auto _ : st) st.SetIterationTime(1e-9);
     row.checks = false, row.seconds = 0;
@@ -407,11 +421,7 @@ void run_sync_benchmark(benchmark::State& st, const std::string& key, const Aggr
       if (r == 0) st.SetIterationTime(t_sync.back());
     }
   });
-  benchmark_row row;
-  {
-    std::lock_guard lock(benchmark_registry::get().mu);
-    row = benchmark_registry::get().rows.at(key);
-  }
+  benchmark_row row = benchmark_registry::get().row_of(key);
   row.seconds = median_of(t_sync), row.baseline_seconds = median_of(t_copy), row.samples = t_sync.size();
   row.ratio = row.seconds / row.baseline_seconds;
   benchmark_registry::get().record(key, row);
