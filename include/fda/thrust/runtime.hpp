@@ -190,28 +190,28 @@ inline void finish(const char* kernel) {
 #endif
 }
 
-/// count elements from host memory to device memory, queued on this thread's stream (the
-/// host memory must stay valid until the next finish()).
+/// count elements from `from` to `to`, queued on this thread's stream (complete after the
+/// next finish(); host memory read must stay valid until then).
 template <class T>
-void upload(T* device, const T* host, std::size_t count) {
+void transfer(T* to, const T* from, std::size_t count, bool to_device) {
 #if FDA_THRUST_CUDA
-  check_cuda(cudaMemcpyAsync(device, host, count * sizeof(T), cudaMemcpyHostToDevice, current_device_stream()),
-             "a copy to device memory did not start");
+  check_cuda(cudaMemcpyAsync(to, from, count * sizeof(T), to_device ? cudaMemcpyHostToDevice : cudaMemcpyDeviceToHost,
+                             current_device_stream()),
+             to_device ? "a copy to device memory did not start" : "a copy from device memory did not start");
 #else
-  std::copy(host, host + count, device);
+  (void)to_device;
+  std::copy(from, from + count, to);
 #endif
 }
-
-/// count elements from device memory to host memory, queued on this thread's stream
-/// (complete after the next finish()).
+/// transfer() from host memory to device memory.
+template <class T>
+void upload(T* device, const T* host, std::size_t count) {
+  transfer(device, host, count, true);
+}
+/// transfer() from device memory to host memory.
 template <class T>
 void download(T* host, const T* device, std::size_t count) {
-#if FDA_THRUST_CUDA
-  check_cuda(cudaMemcpyAsync(host, device, count * sizeof(T), cudaMemcpyDeviceToHost, current_device_stream()),
-             "a copy from device memory did not start");
-#else
-  std::copy(device, device + count, host);
-#endif
+  transfer(host, device, count, false);
 }
 
 /// Device memory the library owns (scratch, the sketch's tables), on the device current

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -387,19 +388,28 @@ struct sketch_cells_plan {
   bool spill = false;            ///< cells in global memory, 2 · cells per block of the wave
 };
 
+/// The plan for `cells` cells on `device`, worked out (and the kernel opted in) on the
+/// first call for them and remembered: a sketch runs every step.
 template <class... T>
 sketch_cells_plan plan_cells(std::size_t cells, int device) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, std::size_t>, sketch_cells_plan> plans;
+  std::lock_guard lock(mutex);
+  const auto key = std::pair{device, cells};
+  if (const auto found = plans.find(key); found != plans.end()) return found->second;
   const std::size_t bytes = 2 * cells * sizeof(unsigned long long);
   cudaFuncAttributes attributes{};
   check_cuda(cudaFuncGetAttributes(&attributes, sketch_kernel_cuda<T...>), "the sketch kernel's attributes");
   int optin = 0;
   check_cuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
              "the device's shared memory per block");
-  if (bytes + attributes.sharedSizeBytes > std::size_t(optin)) return {0, true};
-  if (bytes + attributes.sharedSizeBytes > 48 * 1024)
+  sketch_cells_plan plan{bytes, false};
+  if (bytes + attributes.sharedSizeBytes > std::size_t(optin))
+    plan = {0, true};
+  else if (bytes + attributes.sharedSizeBytes > 48 * 1024)
     check_cuda(cudaFuncSetAttribute(sketch_kernel_cuda<T...>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)),
                "opting the sketch kernel in to more shared memory");
-  return {bytes, false};
+  return plans[key] = plan;
 }
 #else
 /// OpenMP back end: each (OpenMP) thread runs whole blocks, first + j for j in [0, count).
