@@ -11,16 +11,8 @@ dir=$2
 mkdir -p "$dir"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-expect_2() {  # $1: text the message must contain; the rest: fda-bench's arguments
-  local want=$1; shift
-  set +e
-  msg=$(timeout 60 "$bin" "$@" 2>&1 >/dev/null)
-  status=$?
-  set -e
-  [ "$status" -eq 2 ] || fail "'$*' exited with $status, not 2: $msg"
-  grep -qF -- "$want" <<<"$msg" || fail "'$*' did not say '$want': $msg"
-  echo "ok, refused: $*"
-}
+source "$(dirname "$0")/refusals.sh"
+expect_2() { expect_refused "$1" "$bin" "${@:2}"; }  # $1: text the message must contain
 expect_2 "--dim" --dim 0
 expect_2 "--dim" --dim 1e6,abc
 expect_2 "--dim" --dim 2.5

@@ -51,16 +51,8 @@ sys.exit(not (same and a["policies"][0]["network_seconds"] is None and b["networ
               and t["synchronous"] > t["linear"] > 0))
 PY
 
-expect_2() {  # the arguments must be rejected with status 2 and a message naming $1
-  local option=$1; shift
-  set +e
-  # (timeout: a value wrongly taken would start a full run; 124 then fails the test quickly)
-  msg=$(timeout 60 "$bin" "$@" 2>&1 >/dev/null)
-  status=$?
-  set -e
-  [ "$status" -eq 2 ] || fail "'$*' exited with $status, not 2"
-  echo "$msg" | grep -q -- "$option" || fail "'$*' did not name $option: $msg"
-}
+source "$(dirname "$0")/refusals.sh"
+expect_2() { expect_refused "$1" "$bin" "${@:2}"; }  # rejected with status 2, the message naming $1
 expect_2 --workers --workers 0
 expect_2 --workers --workers many
 expect_2 --theta --theta -1

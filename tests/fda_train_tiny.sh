@@ -12,16 +12,8 @@ dir=$2
 mkdir -p "$dir"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-expect_2() {  # $1: text the message must contain; the rest: fda-train's arguments
-  local want=$1; shift
-  set +e
-  msg=$(timeout 120 "$bin" --model softmax --quiet "$@" 2>&1 >/dev/null)
-  status=$?
-  set -e
-  [ "$status" -eq 2 ] || fail "'$*' exited with $status, not 2: $msg"
-  grep -qF -- "$want" <<<"$msg" || fail "'$*' did not say '$want': $msg"
-  echo "ok, refused: $*"
-}
+source "$(dirname "$0")/refusals.sh"
+expect_2() { expect_refused "$1" "$bin" --model softmax --quiet "${@:2}"; }  # $1: text the message must contain
 
 # The first 10 examples hold 3 of label 0 and 7 others: K = 10 cannot all get data.
 expect_2 "--partition label:0: fda::data::partition_label: K = 10 workers" --train-subset 10 -k 10 --partition label:0
