@@ -49,6 +49,12 @@ void check_every_policy() {
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda fixed"}));
   require_passed(check_policy<T>(fda::sketch_fda{},
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda adaptive"}));
+  // The tiled sketch, with its data-dependent ε', holds the same bar.
+  constexpr auto tiled = fda::sketch_kind::tiled;
+  require_passed(check_policy<T>(fda::sketch_fda{.theta = 0.5, .sketch = tiled},
+                                 {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled fixed"}));
+  require_passed(check_policy<T>(fda::sketch_fda{.sketch = tiled},
+                                 {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled adaptive"}));
   require_passed(
       check_policy<T>(fda::exact_variance{.theta = 0.5}, {.bounds_variance = always, .label = "exact_variance fixed"}));
   require_passed(

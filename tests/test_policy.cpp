@@ -289,6 +289,15 @@ TEST_CASE("each policy reports the cost-model bytes of its local state") {
   CHECK(fda::linear_fda::monitor<float>({}, info).state_bytes() == 8);
   CHECK(fda::sketch_fda::monitor<float>({}, info).state_bytes() == 4 * (1 + 5 * 250));
   CHECK(fda::sketch_fda::monitor<float>({.depth = 7, .width = 100}, info).state_bytes() == 4 * 701);
+  // The tiled sketch sends its tile norm last.
+  const fda::sketch_fda::estimator tiled({.depth = 7, .width = 100, .sketch = fda::sketch_kind::tiled}, info);
+  CHECK(tiled.state_bytes() == 4 * 702);
+  CHECK(std::string(tiled.field_name(701)) == "tile_norm");
+  CHECK(std::string(tiled.field_name(700)) == "sketch");
+  CHECK(tiled.non_negative(701));
+  CHECK_FALSE(tiled.non_negative(700));
+  CHECK_THROWS_WITH(fda::sketch_fda::estimator({.sketch = fda::sketch_kind(7)}, info),
+                    Catch::Contains("sketch = 7 is not a sketch_kind"));
   CHECK(fda::exact_variance::monitor<float>({}, info).state_bytes() == 4 * 1001);
   CHECK(fda::max_drift::monitor<float>({}, info).state_bytes() == 1);
 }

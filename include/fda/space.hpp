@@ -17,6 +17,8 @@
 ///   - `sketch(hashes, counters, views...)` → ||v||²: counters (host memory, depth × width
 ///     doubles) += the AMS sketch of v = a, or v = a − b with two views (ams_sketch,
 ///     sketch_fda);
+///   - `tiled_sketch(hashes, counters, views...)` → tile_sums {||v||², Σ_t m_t²}: counters +=
+///     the tiled AMS sketch of v (tiled_sketch, sketch_fda with sketch_kind::tiled);
 ///   - `copy(src, dst)`: dst ← src between host memory and this space, either way.
 /// The views passed to a primitive are param_view<T, Space> of one space and of equal sizes
 /// (the kernels check that, and name the argument that differs). The per-element terms and
@@ -56,9 +58,14 @@ struct space_traits {
 
 namespace detail {
 struct sketch_hashes;
+struct tiled_hashes;
+struct tile_sums;
 /// The host sketch kernel (detail/sketch_host.hpp; sketch.hpp includes it).
 template <class... V>
 double sketch_accumulate(const sketch_hashes& hashes, double* counters, const V&... views);
+/// The host tiled sketch kernel (detail/tiled_sketch_host.hpp; tiled_sketch.hpp includes it).
+template <class... V>
+tile_sums tiled_accumulate(const tiled_hashes& hashes, double* counters, const V&... views);
 
 /// acc[k] of a host reduction term: lane l of the blocked sum's k-th row (traverse.hpp).
 template <std::size_t N>
@@ -70,7 +77,8 @@ struct lane_acc {
 }  // namespace detail
 
 /// Host memory: std::vector, and the host algorithms of detail/traverse.hpp (blocked in 8
-/// lanes, vectorized per instruction set, deterministic) and detail/sketch_host.hpp.
+/// lanes, vectorized per instruction set, deterministic), detail/sketch_host.hpp and
+/// detail/tiled_sketch_host.hpp.
 template <>
 struct space_traits<host_space> {
   /// The owning container of T in this space.
@@ -95,6 +103,12 @@ struct space_traits<host_space> {
   template <class... V>
   static double sketch(const detail::sketch_hashes& hashes, double* counters, const V&... views) {
     return detail::sketch_accumulate(hashes, counters, views...);
+  }
+
+  /// counters += tsk(v) (v = a, or a − b); returns ||v||² and Σ_t m_t² (detail::tiled_accumulate).
+  template <class... V>
+  static auto tiled_sketch(const detail::tiled_hashes& hashes, double* counters, const V&... views) {
+    return detail::tiled_accumulate(hashes, counters, views...);
   }
 };
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+/// The tiled AMS sketch: the AMS sketch's estimate of ||v||² at the cost of a few passes
+/// over registers instead of one scattered memory update per element and row.
+///
+/// A vector of n elements is cut into S = ceil(n / 16) tiles of 16 *strided* elements:
+/// tile t holds lanes k = 0 .. 15, element k·S + t (absent, i.e. zero, beyond n). Row r
+/// hashes each tile once, y = y_r(t) (64 bits of a tabulation hash, 4-wise independent
+/// across tiles, rows independent):
+///
+///   tsk(v)[r][b_r(t)] += Σ_k s_r(t, k) · v[k·S + t],   b_r(t) = (low32(y) · width) >> 32,
+///                                                        s_r(t, k) = −1 if bit 32 + k of y is set
+///   M2 = median_r Σ_j tsk[r][j]²
+///
+/// The indices are global: a view cut into segments (a model's tensors) is sketched exactly
+/// like its concatenation, so how a model is cut never changes a bit of the result.
+///
+/// Why strided: one bucket and one hash per 16 elements makes a row one signed sum per tile,
+/// which vectorizes across tiles (lane k of 8 adjacent tiles is 8 adjacent elements), so the
+/// sketch runs at a small multiple of a plain pass (bench/README.md). Tiles of *adjacent*
+/// elements vectorize as well but force together coordinates that move together (a layer,
+/// a filter), which breaks the estimate (tests/test_tiled_sketch.cpp keeps that layout as
+/// the negative control); strided tiles gather coordinates n/16 apart.
+///
+/// Accuracy. Signs are 4-wise independent (bits of one uniform word within a tile, 4-wise
+/// independent words across tiles), independent of the buckets (disjoint bits), so each
+/// row is unbiased and, with m_t = Σ_k v[k·S + t]² and p = P(two tiles share a bucket) ≈ 1/width,
+///   Var(row) = 2p (||v||⁴ − Σ_t m_t²) + 2 Σ_t (m_t² − Σ_k v⁴) ≤ (2/width) ||v||⁴ + 2 Σ_t m_t²:
+/// the classic sketch's variance plus an in-tile term, negligible unless a few tiles carry
+/// the mass. The kernel measures it in the same pass: tile_norm() = (Σ_t m_t²)^(1/4) (a norm
+/// of v, so the bound survives merges and scaling), and error_bound() turns it into the
+/// relative accuracy ε' = sqrt(1/width + tile_norm()⁴ / M2²) that the policy may use in
+/// place of ε = 1/sqrt(width) (docs/core.md).
+///
+/// The kernel runs in the memory space of the sketched views, through the space's optional
+/// primitive space_traits<Space>::tiled_sketch (space.hpp): host views in
+/// detail/tiled_sketch_host.hpp, device views in <fda/thrust.hpp>.
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "detail/tiled_sketch_host.hpp"
+#include "error.hpp"
+#include "kernels.hpp"
+#include "params.hpp"
+#include "sketch.hpp"
+
+#if defined(__clang__)
+#pragma float_control(push)
+#pragma clang fp contract(off)
+#endif
+
+namespace fda {
+
+/// The hash functions of a tiled sketch shape: what a memory space's tiled_sketch primitive
+/// reads (docs/concepts.md: Memory space).
+using tiled_hashes = detail::tiled_hashes;
+/// ||v||² and Σ_t m_t², returned by a memory space's tiled_sketch primitive.
+using tile_sums = detail::tile_sums;
+
+namespace detail {
+
+/// Whether the memory space of views V supplies the tiled_sketch primitive.
+template <class... V>
+inline constexpr bool has_tiled_sketch =
+    requires(const tiled_hashes& h, double* c, const V&... v) { backend_of<V...>::tiled_sketch(h, c, v...); };
+
+/// counters (host memory, depth × width doubles) += tsk(v), v = a or a − b, computed in
+/// the views' memory space by its tiled_sketch primitive.
+template <class... V>
+tile_sums tiled_sketch_in_space(const tiled_hashes& hashes, double* counters, const V&... views) {
+  static_assert(sizeof...(V) == 1 || sizeof...(V) == 2);
+  using backend = backend_of<V...>;
+  if constexpr (has_tiled_sketch<V...>)
+    return backend::tiled_sketch(hashes, counters, views...);
+  else
+    static_assert(always_false<backend>,
+                  "fda: this memory space supplies no tiled sketch: give its fda::space_traits a "
+                  "tiled_sketch(hashes, counters, views...) primitive (docs/concepts.md, Memory space)");
+}
+
+}  // namespace detail
+
+/// A tiled AMS sketch with counters of type T: the interface of fda::ams_sketch (linear,
+/// mergeable by `+=` when depth, width and seed are equal), plus the in-tile norm that
+/// bounds its extra variance.
+template <class T = float>
+  requires detail::real<T>
+class tiled_sketch {
+ public:
+  /// An all-zero sketch with `depth` rows of `width` counters, hashed from `seed`. Throws
+  /// fda::invalid_argument for depth 0 or width outside [2, 65536].
+  explicit tiled_sketch(std::size_t depth = 5, std::size_t width = 250, std::uint64_t seed = 0)
+      : hashes_("fda::tiled_sketch", depth, width, seed), counters_(depth * width, T(0)) {}
+
+  /// Rows: the estimate is a median over them.
+  std::size_t depth() const noexcept { return hashes_.depth; }
+  /// Counters per row: ε = 1/sqrt(width).
+  std::size_t width() const noexcept { return hashes_.width; }
+  /// The seed every hash function derives from (equal on every worker).
+  std::uint64_t seed() const noexcept { return hashes_.seed; }
+
+  /// ε = 1/sqrt(width): the classic sketch's relative accuracy, which this one has when the
+  /// mass is spread over many tiles (see error_bound()).
+  double epsilon() const noexcept { return 1.0 / std::sqrt(double(width())); }
+
+  /// An upper bound on (Σ_t m_t²)^(1/4) of the sketched vector: exact after one add() to an
+  /// empty sketch, then kept by the triangle inequality (+=) and homogeneity (*=).
+  double tile_norm() const noexcept { return tile_norm_; }
+
+  /// ε' = sqrt(1/width + tile_norm⁴ / M2²): ε with the in-tile variance added (ε when M2 is 0).
+  double error_bound() const {
+    const double m2 = estimate_sq_norm(), t2 = tile_norm_ * tile_norm_;
+    return m2 > 0 ? std::sqrt(1.0 / double(width()) + (t2 / m2) * (t2 / m2)) : epsilon();
+  }
+
+  /// this ← this + scale · tsk(v). v must be viewable; its index i is the parameter index.
+  template <viewable V>
+  tiled_sketch& add(const V& v, double scale = 1.0) {
+    std::vector<double> sk(counters_.size(), 0.0);
+    const tile_sums s = detail::tiled_sketch_in_space(hashes_, sk.data(), detail::as_view(v));
+    for (std::size_t i = 0; i < sk.size(); ++i) counters_[i] = T(double(counters_[i]) + scale * sk[i]);
+    tile_norm_ += std::abs(scale) * std::sqrt(std::sqrt(s.mass_sq));
+    return *this;
+  }
+
+  /// Merge: the sketch of the sum of the two sketched vectors.
+  tiled_sketch& operator+=(const tiled_sketch& other) {
+    if (!hashes_.same_shape(other.hashes_))
+      detail::fail("fda::tiled_sketch::operator+=: cannot merge a sketch of depth ", other.depth(),
+                   ", width ", other.width(), ", seed ", other.seed(), " into one of depth ",
+                   depth(), ", width ", width(), ", seed ", seed(),
+                   ": shape and seed must be equal");
+    for (std::size_t i = 0; i < counters_.size(); ++i) counters_[i] += other.counters_[i];
+    tile_norm_ += other.tile_norm_;
+    return *this;
+  }
+
+  /// Scaling: tsk(c·v) = c·tsk(v).
+  tiled_sketch& operator*=(double c) {
+    for (auto& x : counters_) x = T(c * double(x));
+    tile_norm_ *= std::abs(c);
+    return *this;
+  }
+
+  /// The sketch of the sum (see operator+=).
+  friend tiled_sketch operator+(tiled_sketch a, const tiled_sketch& b) { return a += b; }
+
+  /// M2 = median over rows of Σ_j S[r][j]², an estimate of ||v||².
+  double estimate_sq_norm() const {
+    return detail::median_row_energy(std::span<const T>(counters_), depth(), width());
+  }
+
+  /// The depth × width counters, row-major, for transport (an all-reduce sums them).
+  std::span<T> data() noexcept { return counters_; }
+  /// The counters, read-only.
+  std::span<const T> data() const noexcept { return counters_; }
+
+  /// Counter of row r, bucket j.
+  T operator()(std::size_t r, std::size_t j) const { return counters_[r * width() + j]; }
+
+  /// Back to the sketch of the zero vector; shape and hashes are kept.
+  void clear() {
+    std::fill(counters_.begin(), counters_.end(), T(0));
+    tile_norm_ = 0.0;
+  }
+
+  /// Equal shape and seed, and bit-equal counters.
+  friend bool operator==(const tiled_sketch& a, const tiled_sketch& b) {
+    return a.hashes_.same_shape(b.hashes_) && a.counters_ == b.counters_;
+  }
+
+ private:
+  detail::tiled_hashes hashes_;
+  std::vector<T> counters_;
+  double tile_norm_ = 0.0;
+};
+
+}  // namespace fda
+
+#if defined(__clang__)
+#pragma float_control(pop)
+#endif
