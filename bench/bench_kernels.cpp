@@ -415,6 +415,14 @@ auto make_sketch_add(benchmark::State& st, std::size_t d) {
   };
 }
 
+auto make_tiled_add(benchmark::State& st, std::size_t d) {
+  const model mo = model_of(st, d);
+  return [mo, sk = fda::tiled_sketch<float>(sk_depth, sk_width, sk_seed)]() mutable {
+    sk.add(mo.w);
+    benchmark::DoNotOptimize(sk.data().data());
+  };
+}
+
 /// The reference sketch for d, built once and checked against fda's sketch.
 const reference_sketch& reference_for(benchmark::State& st, std::size_t d) {
   const model mo = model_of(st, d);  // not inside make(): the cache's lock is held there
@@ -568,6 +576,9 @@ void register_all(std::size_t d, bool threads2) {
   const auto linear = make_local_state(fda::linear_fda{.theta = 1.0}, "mon_linear");
   const auto sketch =
       make_local_state(fda::sketch_fda{.theta = 1.0, .depth = sk_depth, .width = sk_width}, "mon_sketch");
+  const auto tiled = make_local_state(
+      fda::sketch_fda{.theta = 1.0, .depth = sk_depth, .width = sk_width, .sketch = fda::sketch_kind::tiled},
+      "mon_tiled");
 
   // Memory baselines.
   add(r1, d, 4, "", make_read<1>);
@@ -587,6 +598,7 @@ void register_all(std::size_t d, bool threads2) {
   add("naive_fda.local_state", d, 8, r2, naive);
   add("linear_fda.local_state", d, 12, r3, linear, {.note = "w, w0 and the monitor's xi"});
   add("sketch_fda.local_state", d, 8, r2, sketch);
+  add("sketch_fda.tiled.local_state", d, 8, r2, tiled, {.note = "sketch_kind::tiled"});
   add("sketch_hash", d, 0, "", make_sketch_hash, {.note = "phase 1 alone: cells of 5 rows"});
   // The same two local states with the kernels capped at SSE2 (the library's code path
   // before run-time ISA dispatch, and what a CPU without AVX2 gets).
@@ -598,6 +610,7 @@ void register_all(std::size_t d, bool threads2) {
   // The AMS sketch on its own, and the reference approach (40 B/elem of tables besides the
   // model arrays).
   add("ams_sketch.add", d, 4, r1, make_sketch_add);
+  add("tiled_sketch.add", d, 4, r1, make_tiled_add);
   add("reference_sketch.add", d, 4, r1, make_reference<false>, {.note = "+ 40 B/elem of tables"});
   add("reference_sketch.local_state", d, 8, r2, make_reference<true>,
       {.note = "+ 40 B/elem of tables, 4+20 B/elem of drift"});
@@ -607,6 +620,8 @@ void register_all(std::size_t d, bool threads2) {
   // The ratios of the targets, measured by alternation (see add_pair).
   add_pair(r3, "linear_fda.local_state", d, make_read<3>, linear);
   add_pair("sketch_fda.local_state", "linear_fda.local_state", d, sketch, linear);
+  add_pair("tiled_sketch.add", "linear_fda.local_state", d, make_tiled_add, linear);
+  add_pair("sketch_fda.tiled.local_state", "linear_fda.local_state", d, tiled, linear);
   add_pair("reference_sketch.local_state", "sketch_fda.local_state", d, make_reference<true>, sketch);
   add_pair("reference_sketch.add", "ams_sketch.add", d, make_reference<false>, make_sketch_add);
   add_pair("sketch_fda.local_state", "scatter_floor", d, sketch, make_scatter_floor);

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <catch2/catch.hpp>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -301,6 +302,40 @@ TEST_CASE("device sketch: the host's counters exactly for integer data, within r
   }
 }
 
+TEST_CASE("device tiled sketch: the host's counters, ||v||² and Σ m_t² bit for bit") {
+  const auto bits = [](const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::bit_cast<std::uint64_t>(a[i]) != std::bit_cast<std::uint64_t>(b[i])) return false;
+    return true;
+  };
+  for (std::size_t n : {1ul, 17ul, 4097ul, 65'585ul, 131'073ul, 1'000'003ul}) {
+    for (std::size_t depth : {1, 5}) {
+      INFO("n = " << n << ", depth " << depth);
+      const fda::detail::tiled_hashes h("test", depth, 250, n + depth);
+      const auto v = mixed_magnitude<float>(n, n + 5), v0 = mixed_magnitude<float>(n, n + 6);
+      const auto vd = mixed_magnitude<double>(n, n + 7);
+      const auto run = [&](const auto&... views) {
+        std::vector<double> c(depth * 250, 0.0);
+        const auto s = fda::detail::tiled_sketch_in_space(h, c.data(), fda::view(views)...);
+        c.push_back(s.sq_norm);
+        c.push_back(s.mass_sq);
+        return c;
+      };
+      CHECK(bits(run(to_device(v)), run(v)));
+      CHECK(bits(run(to_device(v), to_device(v0)), run(v, v0)));
+      CHECK(bits(run(cut_device(v, 3), to_device(v0)), run(v, v0)));
+      CHECK(bits(run(to_device(vd), to_device(v)), run(vd, v)));
+    }
+  }
+  fda::tiled_sketch<float> h(5, 250, 1), d(5, 250, 1);
+  const auto v = mixed_magnitude<float>(100'000, 9);
+  h.add(v, -0.5);
+  d.add(to_device(v), -0.5);
+  CHECK(d == h);
+  CHECK(d.tile_norm() == h.tile_norm());
+}
+
 TEST_CASE("device sketch: add with a scale, merges, and the serial reference bit for bit") {
   const std::size_t n = 200'003;
   const auto v = integers<float>(n, 51);
@@ -396,6 +431,11 @@ TEST_CASE("linear_fda and sketch_fda monitors on device parameters: the host's s
   fda::sketch_fda::monitor<float> sh(fda::sketch_fda{.theta = 1e-3}, info);
   fda::sketch_fda::monitor<float, fda::device_space> sd(fda::sketch_fda{.theta = 1e-3}, info);
   run(sh, sd, 1e-12);
+
+  const fda::sketch_fda tiled{.theta = 1e-3, .sketch = fda::sketch_kind::tiled};
+  fda::sketch_fda::monitor<float> th(tiled, info);
+  fda::sketch_fda::monitor<float, fda::device_space> td(tiled, info);
+  run(th, td, 0.0);  // the tiled sketch is bit for bit the host's
 }
 
 TEST_CASE("device kernels and sketches serve concurrent worker threads (scratch per thread, shared tables)") {

@@ -39,6 +39,8 @@ void check_device_policies() {
   require_passed(on_device<T>(fda::sketch_fda{.theta = 0.5}, {.bounds_variance = with_high_probability(0.9)}));
   require_passed(
       on_device<T>(fda::sketch_fda{}, {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda adaptive"}));
+  require_passed(on_device<T>(fda::sketch_fda{.theta = 0.5, .sketch = fda::sketch_kind::tiled},
+                              {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled"}));
   require_passed(on_device<T>(fda::max_drift{.theta = 0.5}, {.state_bytes = 1}));
   require_passed(on_device<T>(fda::max_drift{}, {.state_bytes = 1, .label = "max_drift adaptive"}));
 }

@@ -34,9 +34,13 @@ double exercise(std::size_t n) {
   sk.add(parts, -1.0);
   sk.add(fda::device_view(thrust::raw_pointer_cast(w0.data()), n));
   s += sk.estimate_sq_norm();
+  fda::tiled_sketch<T> tk(5, 250, 1);
+  tk.add(w);
+  tk.add(parts, -1.0);
+  s += tk.estimate_sq_norm();
   const fda::run_info info{.dim = n, .workers = 2};
   fda::linear_fda::monitor<T, fda::device_space> lm(fda::linear_fda{.theta = 1.0}, info);
-  fda::sketch_fda::monitor<T, fda::device_space> sm(fda::sketch_fda{.theta = 1.0}, info);
+  fda::sketch_fda::monitor<T, fda::device_space> sm(fda::sketch_fda{.theta = 1.0, .sketch = fda::sketch_kind::tiled}, info);
   std::vector<double> ls(lm.state_size()), ss(sm.state_size());
   lm.local_state(w, w0, ls);
   sm.local_state(w, w0, ss);

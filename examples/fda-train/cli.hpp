@@ -15,8 +15,8 @@
 
 namespace fda_train {
 
-inline const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",
-                                                   "linear",      "sketch",   "exact",  "max-drift"};
+inline const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",        "linear",
+                                                   "sketch",      "sketch-tiled", "exact", "max-drift"};
 
 /// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).
 inline std::vector<std::string> split_list(const std::string& text) {
@@ -46,6 +46,7 @@ auto with_policy(const std::string& name, const policy_settings& s, F f) {
   if (name == "naive") return f(fda::naive_fda{.theta = s.theta});
   if (name == "linear") return f(fda::linear_fda{.theta = s.theta});
   if (name == "sketch") return f(fda::sketch_fda{.theta = s.theta});
+  if (name == "sketch-tiled") return f(fda::sketch_fda{.theta = s.theta, .sketch = fda::sketch_kind::tiled});
   if (name == "exact") return f(fda::exact_variance{.theta = s.theta});
   return f(fda::max_drift{.theta = s.theta});
 }

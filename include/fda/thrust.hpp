@@ -52,10 +52,12 @@
 #include "thrust/runtime.hpp"
 #include "thrust/reduce.hpp"
 #include "thrust/sketch.hpp"
+#include "thrust/tiled_sketch.hpp"
 #include "error.hpp"
 #include "kernels.hpp"
 #include "params.hpp"
 #include "sketch.hpp"
+#include "tiled_sketch.hpp"
 
 namespace fda {
 
@@ -181,6 +183,13 @@ struct space_traits<device_space> {
   template <class... V>
   static double sketch(const detail::sketch_hashes& hashes, double* counters, const V&... views) {
     return detail::dev::sketch(hashes, counters, views...);
+  }
+
+  /// counters (host memory) += tsk(v), computed on the device: the host's result bit for
+  /// bit; returns ||v||² and Σ m_t² (thrust/tiled_sketch.hpp).
+  template <class... V>
+  static tile_sums tiled_sketch(const detail::tiled_hashes& hashes, double* counters, const V&... views) {
+    return detail::dev::tiled_sketch(hashes, counters, views...);
   }
 
   /// dst ← src between host and device memory, either way (converting float ↔ double).
