@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "drifting_worker.hpp"
 #include "least_squares.hpp"
 
 using fda_test::least_squares;
@@ -632,4 +633,55 @@ TEST_CASE("a run length that overflows the step counter is an error, not a run o
   CHECK_THROWS_WITH(train_on(2, [&](std::size_t rank) { return ls_worker{&small, rank, 0.02}; },
                                fda::synchronous{}, fda::mean{}, opt),
                     Catch::Contains("max_epochs = 9223372036854775808"));
+}
+
+namespace {
+/// A drifting worker with the per-worker sync hook: it records the parameters it holds when
+/// the hook runs, and (when `reset`) forgets its "momentum", a pull it keeps between steps.
+struct hooked_worker : fda_test::drifting_worker {
+  std::vector<std::vector<float>>* seen;  // one snapshot per call, this worker's
+  bool reset = false;
+  float momentum = 0.0f;
+
+  hooked_worker(std::size_t r, std::size_t d, std::vector<std::vector<float>>* log, bool reset_)
+      : drifting_worker(r, d), seen(log), reset(reset_) {}
+  void step() {
+    drifting_worker::step();
+    momentum = 0.9f * momentum + 0.01f * float(rank + 1);
+    for (auto& x : w[0]) x += momentum;
+  }
+  void on_sync() {
+    seen->push_back(w[0]);
+    if (reset) momentum = 0.0f;
+  }
+};
+}  // namespace
+
+TEST_CASE("a worker's on_sync() runs on every worker at every sync, after it took the global model") {
+  const std::size_t k = 4, d = 300;
+  const auto run = [&](bool reset, std::vector<std::vector<std::vector<float>>>& seen) {
+    seen.assign(k, {});
+    fda::local_cluster cluster(k);
+    return fda::train(cluster, [&](std::size_t r) { return hooked_worker(r, d, &seen[r], reset); },
+                      fda::linear_fda{.theta = 0.5}, fda::mean{}, {.max_steps = 200, .seed = 4});
+  };
+  std::vector<std::vector<std::vector<float>>> seen, seen_reset;
+  const fda::result kept = run(false, seen);
+  REQUIRE(kept.syncs >= 3);
+  REQUIRE(kept.syncs < kept.steps);
+  for (std::size_t r = 0; r < k; ++r) {
+    INFO("worker " << r);
+    REQUIRE(seen[r].size() == kept.syncs);
+    for (std::size_t s = 0; s < kept.syncs; ++s) CHECK(seen[r][s] == seen[0][s]);  // the same global model
+  }
+  // The hook runs before the next step: resetting the momentum there changes the run.
+  const fda::result reset = run(true, seen_reset);
+  CHECK(reset.model != kept.model);
+  // A worker without the hook (the plain drifting worker) still trains: the hook is optional.
+  fda::local_cluster cluster(k);
+  const auto plain = fda::train(cluster, [&](std::size_t r) { return fda_test::drifting_worker(r, d); },
+                                fda::linear_fda{.theta = 0.5}, fda::mean{}, {.max_steps = 200, .seed = 4});
+  CHECK(plain.steps == 200);
+  STATIC_REQUIRE(fda::has_sync_hook<hooked_worker>);
+  STATIC_REQUIRE_FALSE(fda::has_sync_hook<fda_test::drifting_worker>);
 }

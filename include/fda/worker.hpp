@@ -6,7 +6,10 @@
 /// double parameters (the trainer views it once per run, so the storage must stay put: a
 /// reference to the container, or a borrowed range such as std::span, never a temporary
 /// std::vector), and `step()`, one local optimizer step on one mini-batch. Optional:
-/// `samples()` (its number of training examples, for sample-weighted means).
+/// `samples()` (its number of training examples, for sample-weighted means) and
+/// `on_sync()`, called on every worker right after it has taken the global model at a sync
+/// (its parameters already hold it), to reset or adjust its optimizer state; without it
+/// the optimizer state carries over the sync untouched.
 ///
 /// fda::train checks a worker with detail::diagnose_worker, whose first error says what is
 /// wrong: no params() or no step(), params() returning a temporary container, elements that
@@ -51,6 +54,10 @@ template <class W>
 concept counts_samples = requires(W& w) {
   { w.samples() } -> std::convertible_to<double>;
 };
+
+/// A worker with the optional per-worker sync hook `on_sync()` (see the header comment).
+template <class W>
+concept has_sync_hook = requires(W& w) { w.on_sync(); };
 
 /// The parameter type (float or double) of a worker.
 template <worker W>

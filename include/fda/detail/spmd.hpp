@@ -201,7 +201,8 @@ void check_same_dim(Comm& comm, std::size_t dim) {
 
 /// The run of one worker (this rank's), as named phases. Every step:
 ///   w.step() → check_and_decide (local state → all-reduce → decide) → sync, if decided
-///   (average → aggregator → every worker takes the global model → policy's on_sync) →
+///   (average → aggregator → every worker takes the global model and runs its own on_sync()
+///   → policy's on_sync) →
 ///   end_of_step (epoch-end average, step and epoch callbacks) → a checkpoint when due;
 /// start() before the first step, finish() after the last. `shared` is this process's
 /// replica of the run state (one for all in-process workers, one per MPI rank).
@@ -365,6 +366,7 @@ class training_loop {
     });
     copy(shared_.w0, mine_);  // every worker takes the new global model
     excluded_ = false;        // which readmits an excluded one
+    if constexpr (has_sync_hook<W>) w_.on_sync();  // e.g. to reset or adjust its optimizer state
     const sync_record rec{steps_, dec.estimate, measured.variance, monitor().theta()};
     comm_.serial([&] {
       shared_.monitor.on_sync(shared_.w0, shared_.w0_prev, measured);
