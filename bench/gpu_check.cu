@@ -130,6 +130,16 @@ sketched reference_sketch(const fda::detail::sketch_hashes& hashes, const V&... 
   return s;
 }
 
+/// The tiled sketch of a (− b) with `hashes`, in the views' memory space (device or host).
+template <class... V>
+sketched tiled_sketch_of(const fda::detail::tiled_hashes& hashes, const V&... views) {
+  sketched s{std::vector<double>(hashes.depth * hashes.width, 0.0)};
+  const auto sums = fda::detail::tiled_sketch_in_space(hashes, s.counters.data(), fda::view(views)...);
+  s.counters.push_back(sums.mass_sq);
+  s.sq = sums.sq_norm;
+  return s;
+}
+
 /// Every kernel at size n against the host kernels, and the sketch against its serial
 /// reference (bit for bit) and the host's sketch (within rounding).
 template <class T>
@@ -192,6 +202,13 @@ void check_size(std::size_t n) {
   si.add(iv);
   sdi.add(div);
   check(si == sdi, "sketch of integers == host's" + at);
+
+  // The tiled sketch: the host kernel's counters, ||v||² and Σ m_t², bit for bit.
+  const fda::detail::tiled_hashes tiled("gpu_check tiled", 5, 250, 42);
+  const sketched th = tiled_sketch_of(tiled, w, w0), td = tiled_sketch_of(tiled, dw, dw0);
+  check(td == th, "tiled sketch w - w0 == host's (bit for bit)" + at);
+  check(tiled_sketch_of(tiled, dw, dw0) == td, "tiled sketch run to run" + at);
+  check(tiled_sketch_of(tiled, dw) == tiled_sketch_of(tiled, w), "tiled sketch of w == host's (bit for bit)" + at);
 }
 
 /// Sketch shapes whose cells live in default shared memory, in opted-in shared memory and
@@ -236,6 +253,8 @@ void check_many_tensors() {
   const sketched want = reference_sketch(hashes, w, w0);
   check(device_sketch(hashes, pw, pw0) == want, "sketch, many tensors == sketch_reference" + at);
   check(device_sketch(hashes, dw, pw0) == want, "sketch, one tensor - many == sketch_reference" + at);
+  const fda::detail::tiled_hashes tiled("gpu_check tensors", 5, 250, 9);
+  check(tiled_sketch_of(tiled, pw, pw0) == tiled_sketch_of(tiled, w, w0), "tiled sketch, many tensors == host's" + at);
   fda::axpy(0.5, pxi, pw);
   auto hw = w;
   fda::axpy(0.5, xi, hw);
@@ -465,6 +484,7 @@ int program(int argc, char** argv) {
   check_nan(1'000'003);
   check_train<float>(fda::linear_fda{.theta = 5e-4 * 100'000}, 100'000);
   check_train<float>(fda::sketch_fda{.theta = 5e-4 * 100'000}, 100'000);
+  check_train<float>(fda::sketch_fda{.theta = 5e-4 * 100'000, .sketch = fda::sketch_kind::tiled}, 100'000);
   check_train<double>(fda::linear_fda{.theta = 5e-4 * 100'000}, 100'000);
   if (big) check_big();
   std::printf("correctness: %s\n\n", failures ? "MISMATCHES (see above)" : "all kernels match the host");
@@ -474,6 +494,7 @@ int program(int argc, char** argv) {
   thrust::device_vector<float> dw(w.begin(), w.end()), dw0(w0.begin(), w0.end()), dxi(xi.begin(), xi.end());
   thrust::device_vector<float> from(3 * d), to(3 * d);
   const fda::detail::sketch_hashes hashes("gpu_check", 5, 250, 42);
+  const fda::detail::tiled_hashes tiled("gpu_check", 5, 250, 42);
   std::vector<double> counters(5 * 250);
   timer t;
   const double f = double(sizeof(float)) * double(d);
@@ -490,6 +511,9 @@ int program(int argc, char** argv) {
       {"sketch w-w0 5x250", 2 * f,
        median_ms(t, [&] { fda::detail::sketch_in_space(hashes, counters.data(), fda::view(dw), fda::view(dw0)); }, reps),
        gbs2, 0.5},
+      {"tiled sketch 5x250", 2 * f,
+       median_ms(t, [&] { fda::detail::tiled_sketch_in_space(tiled, counters.data(), fda::view(dw), fda::view(dw0)); }, reps),
+       gbs2, 0},
       {"sq_distance", 2 * f, median_ms(t, [&] { fda::sq_distance(dw, dw0); }, reps), gbs2, 0},
       {"sq_norm", f, median_ms(t, [&] { fda::sq_norm(dw); }, reps), gbs2, 0},
   };

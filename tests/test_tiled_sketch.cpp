@@ -46,8 +46,8 @@ struct reference {
 
 /// The tiled sketch of v by its definition: every hash word evaluated directly (no
 /// tables), each tile's sum and mass in float in lane order from +0, each bucket's tiles
-/// summed in double in tile order; ||v||² and Σ m_t² in 8 lanes (tile mod 8) per chunk of
-/// 64 tiles of a panel, chunk totals in order.
+/// summed in double in tile order per panel, the panels in order; ||v||² and Σ m_t² in 8
+/// lanes (tile mod 8) per chunk of 64 tiles of a panel, chunk totals in order.
 template <class T>
 reference tiled_by_definition(const std::vector<T>& v, std::size_t depth, std::size_t width, std::uint64_t seed,
                               bool contiguous = false) {
@@ -56,6 +56,7 @@ reference tiled_by_definition(const std::vector<T>& v, std::size_t depth, std::s
   const std::size_t n = v.size(), ids = contiguous ? (n + lanes - 1) / lanes : tile_ids(n);
   reference out;
   out.counters.assign(depth * width, 0.0);
+  std::vector<double> panel_cells(depth * width, 0.0);
   double lane_sq[8] = {}, lane_m2[8] = {};
   for (std::size_t t = 0; t < ids; ++t) {
     float tile[lanes];
@@ -69,7 +70,11 @@ reference tiled_by_definition(const std::vector<T>& v, std::size_t depth, std::s
       const std::uint64_t y = h.word(r, t);
       float sum = 0.0f;
       for (std::size_t k = 0; k < lanes; ++k) sum += (y >> (32 + k)) & 1 ? -tile[k] : tile[k];
-      out.counters[r * width + ((std::uint64_t(std::uint32_t(y)) * width) >> 32)] += double(sum);
+      panel_cells[r * width + ((std::uint64_t(std::uint32_t(y)) * width) >> 32)] += double(sum);
+    }
+    if (t + 1 == ids || (t + 1) % panel == 0) {  // a panel's buckets join the total
+      for (std::size_t c = 0; c < depth * width; ++c) out.counters[c] += panel_cells[c];
+      std::fill(panel_cells.begin(), panel_cells.end(), 0.0);
     }
     const std::size_t j = contiguous ? t % 64 : (t % panel) % 64;
     lane_sq[j % 8] += double(mass);

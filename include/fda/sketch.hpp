@@ -81,18 +81,70 @@ double median_row_energy(std::span<const T> counters, std::size_t depth, std::si
   return depth % 2 ? energy[depth / 2] : 0.5 * (energy[depth / 2 - 1] + energy[depth / 2]);
 }
 
+/// The depth × width counters of a linear sketch and what every sketch kind does with
+/// them (ams_sketch, tiled_sketch): a call's contribution is computed in double and
+/// rounded once into the T counters.
+template <class T>
+class sketch_counters {
+ public:
+  /// M2 = median over rows of Σ_j S[r][j]², an estimate of ||v||².
+  double estimate_sq_norm() const { return median_row_energy(std::span<const T>(counters_), depth_, width_); }
+
+  /// The depth × width counters, row-major, for transport (an all-reduce sums them).
+  std::span<T> data() noexcept { return counters_; }
+  /// The counters, read-only.
+  std::span<const T> data() const noexcept { return counters_; }
+
+  /// Counter of row r, bucket j.
+  T operator()(std::size_t r, std::size_t j) const { return counters_[r * width_ + j]; }
+
+ protected:
+  sketch_counters(std::size_t depth, std::size_t width) : depth_(depth), width_(width), counters_(depth * width, T(0)) {}
+
+  /// counters += scale · sk, sk one call's contribution (depth × width doubles).
+  void add_scaled(const std::vector<double>& sk, double scale) {
+    for (std::size_t i = 0; i < sk.size(); ++i) counters_[i] = T(double(counters_[i]) + scale * sk[i]);
+  }
+  /// counters += the other's (shapes checked by the caller).
+  void merge(const sketch_counters& other) {
+    for (std::size_t i = 0; i < counters_.size(); ++i) counters_[i] += other.counters_[i];
+  }
+  /// counters ·= c.
+  void scale(double c) {
+    for (auto& x : counters_) x = T(c * double(x));
+  }
+  /// counters ← 0.
+  void zero() { std::fill(counters_.begin(), counters_.end(), T(0)); }
+  /// Bit-equal counters.
+  bool same_counters(const sketch_counters& other) const { return counters_ == other.counters_; }
+
+  /// Throws: a merge of sketches whose shape or seed differ (`what`: the sketch kind).
+  [[noreturn]] static void refuse_merge(const char* what, std::size_t depth, std::size_t width, std::uint64_t seed,
+                                        std::size_t into_depth, std::size_t into_width, std::uint64_t into_seed) {
+    fail(what, "::operator+=: cannot merge a sketch of depth ", depth, ", width ", width, ", seed ", seed,
+         " into one of depth ", into_depth, ", width ", into_width, ", seed ", into_seed,
+         ": shape and seed must be equal");
+  }
+
+ private:
+  std::size_t depth_, width_;
+  std::vector<T> counters_;
+};
+
 }  // namespace detail
 
 /// An AMS sketch with counters of type T. Sketches with equal depth, width and seed use
 /// the same hash functions on every worker and merge by `+=` (the sketch is linear).
 template <class T = float>
   requires detail::real<T>
-class ams_sketch {
+class ams_sketch : public detail::sketch_counters<T> {
+  using base = detail::sketch_counters<T>;
+
  public:
   /// An all-zero sketch (of the zero vector) with `depth` rows of `width` counters, hashed
   /// from `seed`. Throws fda::invalid_argument for depth 0 or width outside [2, 65536].
   explicit ams_sketch(std::size_t depth = 5, std::size_t width = 250, std::uint64_t seed = 0)
-      : hashes_("fda::ams_sketch", depth, width, seed), counters_(depth * width, T(0)) {}
+      : base(depth, width), hashes_("fda::ams_sketch", depth, width, seed) {}
 
   /// Rows: the estimate is a median over them (more rows, more confidence).
   std::size_t depth() const noexcept { return hashes_.depth; }
@@ -107,57 +159,39 @@ class ams_sketch {
   /// this ← this + scale · sk(v). v must be viewable; its index i is the parameter index.
   template <viewable V>
   ams_sketch& add(const V& v, double scale = 1.0) {
-    std::vector<double> sk(counters_.size(), 0.0);
-    const auto& vv = detail::as_view(v);
-    detail::sketch_in_space(hashes_, sk.data(), vv);
-    for (std::size_t i = 0; i < sk.size(); ++i) counters_[i] = T(double(counters_[i]) + scale * sk[i]);
+    std::vector<double> sk(depth() * width(), 0.0);
+    detail::sketch_in_space(hashes_, sk.data(), detail::as_view(v));
+    base::add_scaled(sk, scale);
     return *this;
   }
 
   /// Merge: the sketch of the sum of the two sketched vectors.
   ams_sketch& operator+=(const ams_sketch& other) {
     if (!hashes_.same_shape(other.hashes_))
-      detail::fail("fda::ams_sketch::operator+=: cannot merge a sketch of depth ", other.depth(),
-                   ", width ", other.width(), ", seed ", other.seed(), " into one of depth ",
-                   depth(), ", width ", width(), ", seed ", seed(),
-                   ": shape and seed must be equal");
-    for (std::size_t i = 0; i < counters_.size(); ++i) counters_[i] += other.counters_[i];
+      base::refuse_merge("fda::ams_sketch", other.depth(), other.width(), other.seed(), depth(), width(), seed());
+    base::merge(other);
     return *this;
   }
 
   /// Scaling: sk(c·v) = c·sk(v).
   ams_sketch& operator*=(double c) {
-    for (auto& x : counters_) x = T(c * double(x));
+    base::scale(c);
     return *this;
   }
 
   /// The sketch of the sum (see operator+=).
   friend ams_sketch operator+(ams_sketch a, const ams_sketch& b) { return a += b; }
 
-  /// M2 = median over rows of Σ_j S[r][j]², an estimate of ||v||².
-  double estimate_sq_norm() const {
-    return detail::median_row_energy(std::span<const T>(counters_), depth(), width());
-  }
-
-  /// The depth × width counters, row-major, for transport (an all-reduce sums them).
-  std::span<T> data() noexcept { return counters_; }
-  /// The counters, read-only.
-  std::span<const T> data() const noexcept { return counters_; }
-
-  /// Counter of row r, bucket j.
-  T operator()(std::size_t r, std::size_t j) const { return counters_[r * width() + j]; }
-
   /// Back to the sketch of the zero vector; shape and hashes are kept.
-  void clear() { std::fill(counters_.begin(), counters_.end(), T(0)); }
+  void clear() { base::zero(); }
 
   /// Equal shape and seed, and bit-equal counters.
   friend bool operator==(const ams_sketch& a, const ams_sketch& b) {
-    return a.hashes_.same_shape(b.hashes_) && a.counters_ == b.counters_;
+    return a.hashes_.same_shape(b.hashes_) && a.same_counters(b);
   }
 
  private:
   detail::sketch_hashes hashes_;
-  std::vector<T> counters_;
 };
 
 }  // namespace fda

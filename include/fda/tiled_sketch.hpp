@@ -87,12 +87,14 @@ tile_sums tiled_sketch_in_space(const tiled_hashes& hashes, double* counters, co
 /// bounds its extra variance.
 template <class T = float>
   requires detail::real<T>
-class tiled_sketch {
+class tiled_sketch : public detail::sketch_counters<T> {
+  using base = detail::sketch_counters<T>;
+
  public:
   /// An all-zero sketch with `depth` rows of `width` counters, hashed from `seed`. Throws
   /// fda::invalid_argument for depth 0 or width outside [2, 65536].
   explicit tiled_sketch(std::size_t depth = 5, std::size_t width = 250, std::uint64_t seed = 0)
-      : hashes_("fda::tiled_sketch", depth, width, seed), counters_(depth * width, T(0)) {}
+      : base(depth, width), hashes_("fda::tiled_sketch", depth, width, seed) {}
 
   /// Rows: the estimate is a median over them.
   std::size_t depth() const noexcept { return hashes_.depth; }
@@ -111,16 +113,16 @@ class tiled_sketch {
 
   /// ε' = sqrt(1/width + tile_norm⁴ / M2²): ε with the in-tile variance added (ε when M2 is 0).
   double error_bound() const {
-    const double m2 = estimate_sq_norm(), t2 = tile_norm_ * tile_norm_;
+    const double m2 = base::estimate_sq_norm(), t2 = tile_norm_ * tile_norm_;
     return m2 > 0 ? std::sqrt(1.0 / double(width()) + (t2 / m2) * (t2 / m2)) : epsilon();
   }
 
   /// this ← this + scale · tsk(v). v must be viewable; its index i is the parameter index.
   template <viewable V>
   tiled_sketch& add(const V& v, double scale = 1.0) {
-    std::vector<double> sk(counters_.size(), 0.0);
+    std::vector<double> sk(depth() * width(), 0.0);
     const tile_sums s = detail::tiled_sketch_in_space(hashes_, sk.data(), detail::as_view(v));
-    for (std::size_t i = 0; i < sk.size(); ++i) counters_[i] = T(double(counters_[i]) + scale * sk[i]);
+    base::add_scaled(sk, scale);
     tile_norm_ += std::abs(scale) * std::sqrt(std::sqrt(s.mass_sq));
     return *this;
   }
@@ -128,18 +130,15 @@ class tiled_sketch {
   /// Merge: the sketch of the sum of the two sketched vectors.
   tiled_sketch& operator+=(const tiled_sketch& other) {
     if (!hashes_.same_shape(other.hashes_))
-      detail::fail("fda::tiled_sketch::operator+=: cannot merge a sketch of depth ", other.depth(),
-                   ", width ", other.width(), ", seed ", other.seed(), " into one of depth ",
-                   depth(), ", width ", width(), ", seed ", seed(),
-                   ": shape and seed must be equal");
-    for (std::size_t i = 0; i < counters_.size(); ++i) counters_[i] += other.counters_[i];
+      base::refuse_merge("fda::tiled_sketch", other.depth(), other.width(), other.seed(), depth(), width(), seed());
+    base::merge(other);
     tile_norm_ += other.tile_norm_;
     return *this;
   }
 
   /// Scaling: tsk(c·v) = c·tsk(v).
   tiled_sketch& operator*=(double c) {
-    for (auto& x : counters_) x = T(c * double(x));
+    base::scale(c);
     tile_norm_ *= std::abs(c);
     return *this;
   }
@@ -147,33 +146,19 @@ class tiled_sketch {
   /// The sketch of the sum (see operator+=).
   friend tiled_sketch operator+(tiled_sketch a, const tiled_sketch& b) { return a += b; }
 
-  /// M2 = median over rows of Σ_j S[r][j]², an estimate of ||v||².
-  double estimate_sq_norm() const {
-    return detail::median_row_energy(std::span<const T>(counters_), depth(), width());
-  }
-
-  /// The depth × width counters, row-major, for transport (an all-reduce sums them).
-  std::span<T> data() noexcept { return counters_; }
-  /// The counters, read-only.
-  std::span<const T> data() const noexcept { return counters_; }
-
-  /// Counter of row r, bucket j.
-  T operator()(std::size_t r, std::size_t j) const { return counters_[r * width() + j]; }
-
   /// Back to the sketch of the zero vector; shape and hashes are kept.
   void clear() {
-    std::fill(counters_.begin(), counters_.end(), T(0));
+    base::zero();
     tile_norm_ = 0.0;
   }
 
   /// Equal shape and seed, and bit-equal counters.
   friend bool operator==(const tiled_sketch& a, const tiled_sketch& b) {
-    return a.hashes_.same_shape(b.hashes_) && a.counters_ == b.counters_;
+    return a.hashes_.same_shape(b.hashes_) && a.same_counters(b);
   }
 
  private:
   detail::tiled_hashes hashes_;
-  std::vector<T> counters_;
   double tile_norm_ = 0.0;
 };
 

@@ -16,6 +16,18 @@ namespace fda::detail {
 inline constexpr std::size_t sketch_max_width = std::size_t{1} << 16;
 inline constexpr std::size_t sketch_max_depth = 32767;  // (depth + 1) · 2 · width ≤ 2^32
 
+/// Throws fda::invalid_argument, naming `where` and the value, unless depth is in
+/// [1, 32767] and width in [2, 65536] (every sketch kind's shape).
+inline void check_sketch_shape(const char* where, std::size_t depth, std::size_t width) {
+  if (depth == 0) fail(where, ": depth = 0 is invalid: a sketch needs at least one row");
+  if (depth > sketch_max_depth)
+    fail(where, ": depth = ", depth, " is invalid: it must be in [1, 32767] (the kernel indexes ",
+         "the cells of all rows with 32 bits)");
+  if (width < 2 || width > sketch_max_width)
+    fail(where, ": width = ", width, " is invalid: it must be in [2, 65536] (the sketch's hash ",
+         "maps 32 random bits to 2 · width cells, within 3e-5 of uniform up to that width)");
+}
+
 /// The hash functions of a sketch shape: one tabulation hash of ceil(depth / 2) 64-bit
 /// words (two rows per word), all drawn from one seed. Copies share the cached tables.
 struct sketch_hashes {
@@ -48,13 +60,7 @@ struct sketch_hashes {
 
  private:
   static std::size_t words_for(const char* where, std::size_t depth, std::size_t width) {
-    if (depth == 0) fail(where, ": depth = 0 is invalid: a sketch needs at least one row");
-    if (depth > sketch_max_depth)
-      fail(where, ": depth = ", depth, " is invalid: it must be in [1, 32767] (the kernel indexes ",
-           "the cells of all rows with 32 bits)");
-    if (width < 2 || width > sketch_max_width)
-      fail(where, ": width = ", width, " is invalid: it must be in [2, 65536] (the sketch's hash ",
-           "maps 32 random bits to 2 · width cells, within 3e-5 of uniform up to that width)");
+    check_sketch_shape(where, depth, width);
     return (depth + 1) / 2;
   }
 };

@@ -4,15 +4,17 @@
 /// (tiled_hashes) and its host kernel (tiled_accumulate, space_traits<host_space>::
 /// tiled_sketch). The map itself is stated in tiled_sketch.hpp; this file computes it.
 ///
-/// The kernel walks the tiles in chunks of 64. For a chunk it gathers the 16 lanes' runs of
-/// 64 consecutive elements (lane k: global indices k·S + t0 ...) into a buffer of doubles in
-/// L1, then, for 8 tiles at a time, adds every lane's value with its row's sign into the
-/// 8 tiles' sums (one vector per lane: no horizontal sums, no per-element scatter), and
-/// scatters one sum per tile and row into the row's bucket. The signs are the hash word's
-/// bits moved to the sign bit and XORed in: exact, so every instruction set gives the
-/// portable path's result bit for bit (tests/test_tiled_sketch.cpp).
+/// The kernel goes panel by panel (16 · 4099 elements). It first reads the panel's values
+/// in order, lane after lane, into a buffer of floats (v = a or a − b, one rounding), which
+/// then sits in L2; reading the 16 lanes of a tile straight from the inputs ran at a third
+/// of the memory bandwidth. Then, in chunks of 64 tiles: the rows' hash words (cells and
+/// sign words), and for 16 tiles at a time every lane's value added with its row's sign
+/// into the 16 tiles' sums (one vector per lane: no horizontal sums, no per-element
+/// scatter); one sum per tile and row is then added into the row's bucket of the panel's
+/// cells, and those into the total at the panel's end (the order the device can follow). The signs are
+/// the hash word's bits moved to the sign bit and XORed in: exact, so every instruction
+/// set gives the portable path's result bit for bit (tests/test_tiled_sketch.cpp).
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +37,7 @@
 namespace fda::detail {
 
 inline constexpr std::size_t tile_lanes = 16;  ///< elements per tile (one per lane)
-inline constexpr std::size_t tile_chunk = 64;  ///< tiles per pass of the host kernel (divides 4096)
+inline constexpr std::size_t tile_chunk = 64;  ///< tiles per pass of the host kernel
 inline constexpr std::size_t tile_group = 16;  ///< tiles summed together (a vector of 16 floats)
 
 /// Tiles per full panel: a panel is 16 · 4099 consecutive elements, its tile t holding the
@@ -81,20 +83,13 @@ struct tiled_hashes {
   FDA_HOST_DEVICE static std::uint32_t bucket_of(std::uint64_t y, std::uint64_t width) {
     return std::uint32_t((std::uint64_t(std::uint32_t(y)) * width) >> 32);
   }
-  /// Whether lane k of a tile whose row word is y enters with the sign −1.
-  FDA_HOST_DEVICE static bool negative(std::uint64_t y, std::size_t k) { return (y >> (32 + k)) & 1; }
 
  private:
   // The tiled sketch's tables are not the classic sketch's for the same seed.
   static constexpr std::uint64_t tag = 0x7113d5ce7c4ULL;
 
   static std::size_t words_for(const char* where, std::size_t depth, std::size_t width) {
-    if (depth == 0) fail(where, ": depth = 0 is invalid: a sketch needs at least one row");
-    if (depth > sketch_max_depth)
-      fail(where, ": depth = ", depth, " is invalid: it must be in [1, 32767]");
-    if (width < 2 || width > sketch_max_width)
-      fail(where, ": width = ", width, " is invalid: it must be in [2, 65536] (the sketch's hash ",
-           "maps 32 random bits to width buckets, within 2e-5 of uniform up to that width)");
+    check_sketch_shape(where, depth, width);
     return depth;
   }
 };
@@ -106,6 +101,7 @@ struct tile_sums {
   double mass_sq = 0.0;
 };
 
+#if defined(FDA_DETAIL_X86_DISPATCH)
 /// Unaligned vector load and store (memcpy: Clang does not honour a lowered alignment on a
 /// vector typedef; by reference: no vector type in a signature, whatever the target).
 template <class Vec>
@@ -116,6 +112,7 @@ template <class Vec>
 [[gnu::always_inline]] inline void store_vec(void* p, const Vec& x) {
   __builtin_memcpy(p, &x, sizeof x);
 }
+#endif
 
 /// The value of an element in the tiled kernel, in single precision: v = a, or v = a − b
 /// (one rounding: in float for float views, else formed in double and rounded).
@@ -262,9 +259,9 @@ void tile_words(Isa, const tabulation_hash::tables& t, std::size_t depth, std::s
           load_vec(x0, t0 + j);
           load_vec(x2, t2 + j);
           const u64x8 y = x0 ^ x2 ^ t1;
-          const u32x8 c = __builtin_convertvector(((y & 0xffffffffu) * width) >> 32, u32x8) + row;
+          const u32x8 bucket = __builtin_convertvector(((y & 0xffffffffu) * width) >> 32, u32x8) + row;
           const u32x8 high = __builtin_convertvector(y >> 32, u32x8);
-          store_vec(ce + j, c);
+          store_vec(ce + j, bucket);
           store_vec(si + j, high);
         }
       }
@@ -279,11 +276,11 @@ void tile_words(Isa, const tabulation_hash::tables& t, std::size_t depth, std::s
   }
 }
 
-/// counters += tsk(v), v = a, or v = a − b (formed in double, as the classic sketch does);
-/// returns ||v||² and Σ_t m_t². counters: depth rows of width doubles. Panel by panel, in
-/// chunks of 64 tiles: each row's buckets sum their tiles' sums in tile order (from zero,
-/// then added to counters); the masses are summed in 8 lanes (tile mod 8) per chunk, the
-/// chunk totals in order. The result depends only on the values and n: never on the views'
+/// counters += tsk(v), v = a, or v = a − b (tile_value: one rounding to float); returns
+/// ||v||² and Σ_t m_t². counters: depth rows of width doubles. Panel by panel, in
+/// chunks of 64 tiles: each row's buckets sum the panel's tile sums in tile order (from
+/// zero), the panels' bucket sums are added in panel order (from zero), then into counters;
+/// the masses are summed in 8 lanes (tile mod 8) per chunk, the chunk totals in order. The result depends only on the values and n: never on the views'
 /// segmentation or the instruction set.
 template <class... V>
 tile_sums tiled_accumulate(const tiled_hashes& hashes, double* counters, const V&... views) {
@@ -292,7 +289,7 @@ tile_sums tiled_accumulate(const tiled_hashes& hashes, double* counters, const V
   if (n == 0) return {};
   const std::size_t depth = hashes.depth, width = hashes.width;
   const auto tables = hashes.tab.covering(tile_ids(n));
-  std::vector<double> cells(depth * width, 0.0);
+  std::vector<double> cells(depth * width, 0.0), panel_cells(depth * width);
   std::vector<float> vals(tile_lanes * panel_tiles + tile_group, 0.0f), sums(depth * tile_chunk);
   std::vector<std::uint32_t> cell(depth * tile_chunk, 0), signs(depth * tile_chunk, 0);
   const tile_sums result = with_isa([&](auto isa) {
@@ -309,13 +306,14 @@ tile_sums tiled_accumulate(const tiled_hashes& hashes, double* counters, const V
         reader.read(isa, lo, len, out);
         std::fill(out + len, out + panel.stride, 0.0f);
       }
+      std::fill(panel_cells.begin(), panel_cells.end(), 0.0);
       for (std::size_t t0 = 0; t0 < panel.stride; t0 += tile_chunk) {
         const std::size_t c = std::min(tile_chunk, panel.stride - t0), c8 = (c + tile_group - 1) / tile_group * tile_group;
         tile_words(isa, *tables, depth, width, panel.first_tile + t0, c, cell.data(), signs.data());
         tile_sums_of(isa, vals.data() + t0, panel.stride, signs.data(), depth, c8, sums.data(), mass);
         for (std::size_t r = 0; r < depth; ++r)
           for (std::size_t j = 0; j < c; ++j)
-            cells[cell[r * tile_chunk + j]] += double(sums[r * tile_chunk + j]);
+            panel_cells[cell[r * tile_chunk + j]] += double(sums[r * tile_chunk + j]);
         double lane_sq[lanes] = {}, lane_mass_sq[lanes] = {};
         for (std::size_t j = 0; j < c; ++j) {
           lane_sq[j % lanes] += double(mass[j]);
@@ -324,6 +322,7 @@ tile_sums tiled_accumulate(const tiled_hashes& hashes, double* counters, const V
         total.sq_norm += lane_sum(lane_sq);
         total.mass_sq += lane_sum(lane_mass_sq);
       }
+      for (std::size_t i = 0; i < depth * width; ++i) cells[i] += panel_cells[i];
     }
     return total;
   });

@@ -5,15 +5,14 @@
 /// for bit. Thrust passes only, the same on the CUDA and the OpenMP back ends:
 ///   1. one thread per tile: its 16 values (float), its mass, and per row its signed sum
 ///      and its cell (row · width + bucket);
-///   2. a stable sort of the (cell, sum) pairs by cell, which keeps each cell's sums in
-///      tile order, and one thread per cell adding them in that order, as the host does;
+///   2. one thread per panel and row adding the panel's tile sums into its buckets in tile
+///      order, then one thread per cell adding the panels in order, as the host does;
 ///   3. one thread per chunk of 64 tiles summing the masses in the host's 8 lanes; the
 ///      chunk totals are added on the host, in order.
-/// No atomics and no fixed point: 16 elements share a hash and a bucket, so the sort
-/// handles n / 16 pairs per row.
-#include <thrust/binary_search.h>
+/// No atomics, no sort and no fixed point: 16 elements share a hash and a bucket, so a
+/// thread per panel and row walks 4099 tiles. (A stable sort of the (cell, sum) pairs did
+/// the same with more parallelism, but Thrust's sequential radix sort trips UBSan.)
 #include <thrust/for_each.h>
-#include <thrust/sort.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -75,15 +74,35 @@ struct tile_pass {
   }
 };
 
-/// Pass 2: cell c's sums (sorted by cell, in tile order) added in order, from zero.
-struct cell_pass {
+/// Pass 2: row r's buckets of panel p (thread p · depth + r), from zero, adding the panel's
+/// tile sums in tile order, as the host does.
+struct panel_pass {
   const float* sums = nullptr;
-  const std::size_t* starts = nullptr;  // cell c's sums are [starts[c], starts[c + 1])
+  const std::uint32_t* cells = nullptr;
+  std::size_t n = 0, ids = 0, depth = 0, width = 0;
+  double* partial = nullptr;  // [panel][r · width + bucket]
+
+  FDA_HOST_DEVICE void operator()(std::size_t i) const {
+    const std::size_t p = i / depth, r = i % depth;
+    const tile_panel panel(n, p);
+    double* out = partial + p * depth * width;
+    for (std::size_t b = 0; b < width; ++b) out[r * width + b] = 0.0;
+    for (std::size_t t = 0; t < panel.stride; ++t) {
+      const std::size_t g = panel.first_tile + t;
+      out[cells[r * ids + g]] += double(sums[r * ids + g]);
+    }
+  }
+};
+
+/// Pass 2b: cell c over the panels, in panel order from zero.
+struct fold_panels_pass {
+  const double* partial = nullptr;
+  std::size_t panels = 0, cells = 0;
   double* out = nullptr;
 
   FDA_HOST_DEVICE void operator()(std::size_t c) const {
     double acc = 0.0;
-    for (std::size_t j = starts[c]; j < starts[c + 1]; ++j) acc += double(sums[j]);
+    for (std::size_t p = 0; p < panels; ++p) acc += partial[p * cells + c];
     out[c] = acc;
   }
 };
@@ -118,26 +137,26 @@ tile_sums tiled_sketch(const tiled_hashes& hashes, double* counters, const param
   const std::size_t n = std::get<0>(std::tie(views...)).size();
   if (n == 0) return {};
   const std::size_t ids = tile_ids(n), depth = hashes.depth, pairs = depth * ids, cells = depth * hashes.width;
-  const std::size_t chunks = (n + tile_lanes * panel_tiles - 1) / (tile_lanes * panel_tiles) * chunk_pass::per_panel;
+  const std::size_t panels = (n + tile_lanes * panel_tiles - 1) / (tile_lanes * panel_tiles);
+  const std::size_t chunks = panels * chunk_pass::per_panel;
   const auto tables = device_copy(hashes.tab.covering(ids));
   const auto pieces = pieces_of(views...);
   // Scratch, in doubles: the piece table, sums and cells (4 bytes each per pair), masses,
-  // cell starts, the counters and the chunk totals.
+  // the panels' buckets, the counters and the chunk totals.
   const std::size_t table = table_doubles(pieces.size()), half = (pairs + 1) / 2;
-  double* base = scratch::mine().doubles(table + 2 * half + (ids + 1) / 2 + (cells + 1) + cells + 2 * chunks);
+  double* base = scratch::mine().doubles(table + 2 * half + (ids + 1) / 2 + panels * cells + cells + 2 * chunks);
   const piece_list list = upload_pieces(pieces, base);
   auto* sums = reinterpret_cast<float*>(base + table);
   auto* cell = reinterpret_cast<std::uint32_t*>(base + table + half);
   auto* mass = reinterpret_cast<float*>(base + table + 2 * half);
-  auto* starts = reinterpret_cast<std::size_t*>(base + table + 2 * half + (ids + 1) / 2);
-  double* out = base + table + 2 * half + (ids + 1) / 2 + (cells + 1);
+  double* partial = base + table + 2 * half + (ids + 1) / 2;
+  double* out = partial + panels * cells;
   double* chunk_sq = out + cells;
   launch("tiled sketch", [&] {
     thrust::for_each(policy(), index(0), index(ids),
                      tile_pass<T...>{list, n, ids, depth, hashes.width, tables->ref(), sums, cell, mass});
-    thrust::stable_sort_by_key(policy(), cell, cell + pairs, sums);
-    thrust::lower_bound(policy(), cell, cell + pairs, index(0), index(cells + 1), starts);
-    thrust::for_each(policy(), index(0), index(cells), cell_pass{sums, starts, out});
+    thrust::for_each(policy(), index(0), index(panels * depth), panel_pass{sums, cell, n, ids, depth, hashes.width, partial});
+    thrust::for_each(policy(), index(0), index(cells), fold_panels_pass{partial, panels, cells, out});
     thrust::for_each(policy(), index(0), index(chunks), chunk_pass{mass, n, chunk_sq, chunk_sq + chunks});
   });
   std::vector<double> result(cells + 2 * chunks);
