@@ -128,6 +128,14 @@ TEST_CASE("bad shapes and options are refused, naming the field and the value") 
   CHECK_THROWS_WITH(fda::register_policy_benchmark(fda::naive_fda{.theta = 1.0}, {.dim = 10}, {.arrays_read = 65}),
                     Contains("options.arrays_read = 65 is invalid"));
   CHECK_THROWS_WITH(fda::register_sync_benchmark(fda::mean{}, {.dim = 0}), Contains("shape.dim = 0 is invalid"));
+  // Two configurations of one policy under one name would share a row: refused, and a label
+  // tells them apart.
+  const fda::benchmark_shape shape{.dim = 64, .workers = 2};
+  fda::register_policy_benchmark(fda::sketch_fda{.theta = 1.0}, shape);
+  CHECK_THROWS_WITH(fda::register_policy_benchmark(fda::sketch_fda{.theta = 1.0, .sketch = fda::sketch_kind::tiled}, shape),
+                    Contains("'fda.check/sketch_fda/d:64/K:2' is already registered"));
+  CHECK_NOTHROW(fda::register_policy_benchmark(fda::sketch_fda{.theta = 1.0, .sketch = fda::sketch_kind::tiled}, shape,
+                                               {.label = "sketch_fda.tiled"}));
   // Arrays that cannot fit are refused before anything is allocated.
   CHECK_THROWS_WITH(fda::register_sync_benchmark(fda::mean{}, {.dim = std::size_t(1) << 40, .workers = 1000}),
                     Contains("GB of memory: use a smaller dim or fewer workers"));

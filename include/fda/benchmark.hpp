@@ -78,6 +78,9 @@ struct policy_benchmark_options {
   std::size_t arrays_read = 0;
   /// Google Benchmark's minimum time per case, in seconds; 0: Google Benchmark's default.
   double min_time = 0;
+  /// The benchmark's name in its key (fda.check/LABEL/...); empty: the policy's name. Two
+  /// configurations of one policy (e.g. sketch_fda's two sketch kinds) need two labels.
+  std::string label{};
 };
 
 /// d-length arrays a check of P reads (its memory baseline reads as many): w and w0, plus
@@ -116,9 +119,14 @@ struct benchmark_registry {
     static benchmark_registry r;
     return r;
   }
+  /// Registers a benchmark's row; a second one under the same key would share (and
+  /// overwrite) the first's row, so it is refused.
   void declare(const std::string& key, benchmark_row row) {
     std::lock_guard lock(mu);
-    if (rows.emplace(key, std::move(row)).second) order.push_back(key);
+    if (!rows.emplace(key, std::move(row)).second)
+      fail("fda::benchmark: a benchmark named '", key, "' is already registered (the same policy or aggregator, ",
+           "d, K and type): give a policy's second configuration its own options.label");
+    order.push_back(key);
   }
   void record(const std::string& key, const benchmark_row& row) {
     std::lock_guard lock(mu);
@@ -354,7 +362,7 @@ benchmark::internal::Benchmark* register_policy_benchmark(const Policy& policy, 
   detail::require_memory("fda::register_policy_benchmark",
                          double(std::max<std::size_t>(arrays, 2)) * double(shape.dim) * double(sizeof(T)));
   const std::string name(policy_traits<Policy>::name);
-  const std::string key = detail::concat("fda.check/", name, "/d:", shape.dim, "/K:", shape.workers,
+  const std::string key = detail::concat("fda.check/", options.label.empty() ? name : options.label, "/d:", shape.dim, "/K:", shape.workers,
                                  shape.tensors > 1 ? detail::concat("/tensors:", shape.tensors) : std::string(),
                                  std::is_same_v<T, double> ? "/double" : "");
   bool checks = true;
