@@ -73,11 +73,7 @@ CLI::Validator list_of(std::string what, Check ok) {
 const std::vector<std::string> aggregator_names{"mean",    "fedavgm",    "fedadam", "fedadagrad",
                                                 "fedyogi", "median", "trimmed-mean"};
 
-std::string one_of(const std::vector<std::string>& names) {
-  std::string s;
-  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-  return s;
-}
+using fda_train::one_of;
 
 void define_options(CLI::App& app, settings& s) {
   using count = std::size_t;
@@ -161,7 +157,7 @@ void register_all(const settings& s) {
     const fda::benchmark_shape shape{.dim = d, .workers = s.workers, .tensors = std::min(s.tensors, d)};
     for (const auto& name : s.policies)
       fda_train::with_policy(name, configured, [&](auto policy) {
-        fda::register_policy_benchmark<T>(policy, shape, {.min_time = s.min_time});
+        fda::register_policy_benchmark<T>(policy, shape, {.min_time = s.min_time, .label = name});
         return 0;
       });
     for (const auto& name : s.syncs)

@@ -18,6 +18,13 @@ namespace fda_train {
 inline const std::vector<std::string> policy_names{"synchronous", "periodic", "fedavg", "naive",        "linear",
                                                    "sketch",      "sketch-tiled", "exact", "max-drift"};
 
+/// The names as "a, b, c", for help texts and messages.
+inline std::string one_of(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
 /// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).
 inline std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;

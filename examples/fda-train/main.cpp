@@ -143,7 +143,7 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--model", s.model, "softmax | mlp | lenet5")
       ->check(CLI::IsMember({"softmax", "mlp", "lenet5"}))->capture_default_str();
   app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
-  app.add_option("--policy", s.policy_list, "one or a comma list of: synchronous, periodic, fedavg, naive, linear, sketch, exact, max-drift")
+  app.add_option("--policy", s.policy_list, "one or a comma list of: " + fda_train::one_of(policy_names))
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
             const auto names = split_list(v);
