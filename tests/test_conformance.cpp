@@ -49,12 +49,16 @@ void check_every_policy() {
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda fixed"}));
   require_passed(check_policy<T>(fda::sketch_fda{},
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda adaptive"}));
-  // The tiled sketch, with its data-dependent ε', holds the same bar.
+  // The tiled sketch holds the same bar with its data-dependent ε' (the default) ...
   constexpr auto tiled = fda::sketch_kind::tiled;
   require_passed(check_policy<T>(fda::sketch_fda{.theta = 0.5, .sketch = tiled},
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled fixed"}));
   require_passed(check_policy<T>(fda::sketch_fda{.sketch = tiled},
                                  {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled adaptive"}));
+  // ... and fails it without (negative control): the suite's small models are a few tiles.
+  require_failed(check_policy<T>(fda::sketch_fda{.theta = 0.5, .sketch = tiled, .tile_bound = false},
+                                 {.bounds_variance = with_high_probability(0.9), .label = "sketch_fda tiled, plain ε"}),
+                 "variance_bound");
   require_passed(
       check_policy<T>(fda::exact_variance{.theta = 0.5}, {.bounds_variance = always, .label = "exact_variance fixed"}));
   require_passed(

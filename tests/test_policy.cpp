@@ -289,7 +289,9 @@ TEST_CASE("each policy reports the cost-model bytes of its local state") {
   CHECK(fda::linear_fda::monitor<float>({}, info).state_bytes() == 8);
   CHECK(fda::sketch_fda::monitor<float>({}, info).state_bytes() == 4 * (1 + 5 * 250));
   CHECK(fda::sketch_fda::monitor<float>({.depth = 7, .width = 100}, info).state_bytes() == 4 * 701);
-  // The tiled sketch sends its tile norm last.
+  // The tiled sketch sends its tile norm last, unless tile_bound is off.
+  CHECK(fda::sketch_fda::estimator({.depth = 7, .width = 100, .sketch = fda::sketch_kind::tiled, .tile_bound = false},
+                                   info).state_bytes() == 4 * 701);
   const fda::sketch_fda::estimator tiled({.depth = 7, .width = 100, .sketch = fda::sketch_kind::tiled}, info);
   CHECK(tiled.state_bytes() == 4 * 702);
   CHECK(std::string(tiled.field_name(701)) == "tile_norm");
@@ -298,6 +300,7 @@ TEST_CASE("each policy reports the cost-model bytes of its local state") {
   CHECK_FALSE(tiled.non_negative(700));
   CHECK_THROWS_WITH(fda::sketch_fda::estimator({.sketch = fda::sketch_kind(7)}, info),
                     Catch::Contains("sketch = 7 is not a sketch_kind"));
+  CHECK_FALSE(fda::sketch_fda::estimator({.tile_bound = true}, info).tile_bound);  // classic: no tile norm
   CHECK(fda::exact_variance::monitor<float>({}, info).state_bytes() == 4 * 1001);
   CHECK(fda::max_drift::monitor<float>({}, info).state_bytes() == 1);
 }
