@@ -208,6 +208,9 @@ TEST_CASE("tiled sketch: linearity, equal seeds, merges refused across shapes, b
   CHECK_THROWS_WITH(fda::tiled_sketch<float>(0, 250), Catch::Contains("depth = 0"));
   CHECK_THROWS_WITH(fda::tiled_sketch<float>(5, 1), Catch::Contains("width = 1"));
   CHECK_THROWS_WITH(fda::tiled_sketch<float>(5, 65537), Catch::Contains("width = 65537 is invalid"));
+  // A shape too large is refused before its counters are allocated (not std::bad_alloc).
+  CHECK_THROWS_WITH(fda::tiled_sketch<float>(std::size_t{1} << 40, 250), Catch::Contains("depth = 1099511627776 is invalid"));
+  CHECK_THROWS_WITH(fda::ams_sketch<float>(std::size_t{1} << 40, 250), Catch::Contains("depth = 1099511627776 is invalid"));
   fda::tiled_sketch<float> x(5, 250, 1), y(5, 251, 1), z(5, 250, 2);
   CHECK_THROWS_WITH(x += y, Catch::Contains("width 251"));
   CHECK_THROWS_WITH(x += z, Catch::Contains("seed 2"));

@@ -99,7 +99,10 @@ class sketch_counters {
   T operator()(std::size_t r, std::size_t j) const { return counters_[r * width_ + j]; }
 
  protected:
-  sketch_counters(std::size_t depth, std::size_t width) : depth_(depth), width_(width), counters_(depth * width, T(0)) {}
+  /// Zero counters of a checked shape (`where` names the sketch in the error), checked
+  /// before anything is allocated.
+  sketch_counters(const char* where, std::size_t depth, std::size_t width)
+      : depth_((check_sketch_shape(where, depth, width), depth)), width_(width), counters_(depth * width, T(0)) {}
 
   /// counters += scale · sk, sk one call's contribution (depth × width doubles).
   void add_scaled(const std::vector<double>& sk, double scale) {
@@ -144,7 +147,7 @@ class ams_sketch : public detail::sketch_counters<T> {
   /// An all-zero sketch (of the zero vector) with `depth` rows of `width` counters, hashed
   /// from `seed`. Throws fda::invalid_argument for depth 0 or width outside [2, 65536].
   explicit ams_sketch(std::size_t depth = 5, std::size_t width = 250, std::uint64_t seed = 0)
-      : base(depth, width), hashes_("fda::ams_sketch", depth, width, seed) {}
+      : base("fda::ams_sketch", depth, width), hashes_("fda::ams_sketch", depth, width, seed) {}
 
   /// Rows: the estimate is a median over them (more rows, more confidence).
   std::size_t depth() const noexcept { return hashes_.depth; }

@@ -3,28 +3,33 @@
 /// The tiled AMS sketch: the AMS sketch's estimate of ||v||² at the cost of a few passes
 /// over registers instead of one scattered memory update per element and row.
 ///
-/// A vector of n elements is cut into S = ceil(n / 16) tiles of 16 *strided* elements:
-/// tile t holds lanes k = 0 .. 15, element k·S + t (absent, i.e. zero, beyond n). Row r
-/// hashes each tile once, y = y_r(t) (64 bits of a tabulation hash, 4-wise independent
+/// A vector of n elements is cut into panels of 16 · 4099 consecutive elements, and each
+/// panel into tiles of 16 *strided* elements: tile t of a panel holds lanes k = 0 .. 15,
+/// the panel's elements k·P + t, P = 4099 (the last panel: P = ceil(its elements / 16);
+/// absent lanes are zero). Tiles are numbered panel by panel (global tile id g). Row r
+/// hashes each tile once, y = y_r(g) (64 bits of a tabulation hash, 4-wise independent
 /// across tiles, rows independent):
 ///
-///   tsk(v)[r][b_r(t)] += Σ_k s_r(t, k) · v[k·S + t],   b_r(t) = (low32(y) · width) >> 32,
-///                                                        s_r(t, k) = −1 if bit 32 + k of y is set
+///   tsk(v)[r][b_r(g)] += Σ_k s_r(g, k) · (lane k of tile g),   b_r(g) = (low32(y) · width) >> 32,
+///                                                               s_r(g, k) = −1 if bit 32 + k of y is set
 ///   M2 = median_r Σ_j tsk[r][j]²
 ///
 /// The indices are global: a view cut into segments (a model's tensors) is sketched exactly
 /// like its concatenation, so how a model is cut never changes a bit of the result.
 ///
 /// Why strided: one bucket and one hash per 16 elements makes a row one signed sum per tile,
-/// which vectorizes across tiles (lane k of 8 adjacent tiles is 8 adjacent elements), so the
-/// sketch runs at a small multiple of a plain pass (bench/README.md). Tiles of *adjacent*
-/// elements vectorize as well but force together coordinates that move together (a layer,
-/// a filter), which breaks the estimate (tests/test_tiled_sketch.cpp keeps that layout as
-/// the negative control); strided tiles gather coordinates n/16 apart.
+/// which vectorizes across tiles (lane k of 16 adjacent tiles is 16 adjacent elements), so
+/// the sketch runs at a small multiple of a plain pass (bench/README.md). Tiles of
+/// *adjacent* elements vectorize as well but force together coordinates that move together
+/// (a layer, a filter), which breaks the estimate (tests/test_tiled_sketch.cpp keeps that
+/// layout as the negative control); strided tiles gather coordinates 4099 apart, a prime,
+/// so no run shorter than 4099 and no column of a matrix with shorter rows puts two of its
+/// coordinates into one tile. Panels keep the 16 lanes within 256 KiB (docs/core.md).
 ///
 /// Accuracy. Signs are 4-wise independent (bits of one uniform word within a tile, 4-wise
 /// independent words across tiles), independent of the buckets (disjoint bits), so each
-/// row is unbiased and, with m_t = Σ_k v[k·S + t]² and p = P(two tiles share a bucket) ≈ 1/width,
+/// row is unbiased and, with m_t the squared norm of tile t and p = P(two tiles share a
+/// bucket) ≈ 1/width,
 ///   Var(row) = 2p (||v||⁴ − Σ_t m_t²) + 2 Σ_t (m_t² − Σ_k v⁴) ≤ (2/width) ||v||⁴ + 2 Σ_t m_t²:
 /// the classic sketch's variance plus an in-tile term, negligible unless a few tiles carry
 /// the mass. The kernel measures it in the same pass: tile_norm() = (Σ_t m_t²)^(1/4) (a norm
@@ -94,7 +99,7 @@ class tiled_sketch : public detail::sketch_counters<T> {
   /// An all-zero sketch with `depth` rows of `width` counters, hashed from `seed`. Throws
   /// fda::invalid_argument for depth 0 or width outside [2, 65536].
   explicit tiled_sketch(std::size_t depth = 5, std::size_t width = 250, std::uint64_t seed = 0)
-      : base(depth, width), hashes_("fda::tiled_sketch", depth, width, seed) {}
+      : base("fda::tiled_sketch", depth, width), hashes_("fda::tiled_sketch", depth, width, seed) {}
 
   /// Rows: the estimate is a median over them.
   std::size_t depth() const noexcept { return hashes_.depth; }

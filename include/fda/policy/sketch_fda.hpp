@@ -70,7 +70,7 @@ struct sketch_fda {
       return i == 0 ? "sq_norm" : tile_bound && i + 1 == state_size() ? "tile_norm" : "sketch";
     }
     /// ||u_k||² and the tile norm can never be negative (a negative one is a faulty state).
-    bool non_negative(std::size_t field) const { return field == 0 || field_name(field)[0] == 't'; }
+    bool non_negative(std::size_t field) const { return field == 0 || (tile_bound && field + 1 == state_size()); }
     /// out = {||u||², sk(u) [, r(u)]} with u = w - w0, in one pass over w and w0.
     template <class W, class W0>
     void local_state(const W& w, const W0& w0, std::span<double> out, double) const {
