@@ -10,6 +10,10 @@
 #   fda::thrust_omp   <fda/thrust.hpp> on Thrust's OpenMP back end, with any C++20 compiler:
 #                     the Thrust headers (a SYSTEM include directory),
 #                     THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP, OpenMP::OpenMP_CXX
+#   fda::torch        <fda/torch.hpp>       LibTorch (find_package(Torch): Debian's libtorch-dev
+#                     1.13, or a LibTorch found through Torch_DIR / CMAKE_PREFIX_PATH); not
+#                     looked for when FDA_TORCH is OFF (the sanitizer presets: LibTorch is not
+#                     built with sanitizers)
 #   fda::thrust_cuda  <fda/thrust.hpp> on Thrust's CUDA back end, for CUDA sources (nvcc finds
 #                     Thrust by itself): THRUST_DEVICE_SYSTEM_CUDA and -std=c++20 (CMake 3.25
 #                     has no C++20 flag for nvcc 13); defined when a CUDA compiler is found
@@ -51,6 +55,11 @@ macro(fda_find_adapter_dependencies)
   endif()
   if(NOT TARGET benchmark::benchmark)
     find_package(benchmark QUIET)
+  endif()
+  if(NOT DEFINED FDA_TORCH OR FDA_TORCH)
+    if(NOT TARGET torch AND "CXX" IN_LIST _fda_languages)
+      find_package(Torch QUIET)
+    endif()
   endif()
   # A CUDA compiler: the project's CUDA language, else nvcc (CUDACXX, CUDA_HOME, CUDA_PATH,
   # /usr/local/cuda, PATH).
@@ -115,11 +124,16 @@ endmacro()
 # fda_find_adapter_dependencies() found. Sets, in the caller's scope, fda_<name>_FOUND and,
 # for each missing one, fda_<name>_WHY (what is missing and which Debian package has it).
 function(fda_add_adapter_targets mode)
-  set(names eigen idx mpi benchmark thrust_omp thrust_cuda)
+  set(names eigen idx mpi benchmark torch thrust_omp thrust_cuda)
   set(why_eigen "Eigen 3.4 not found (Debian: libeigen3-dev)")
   set(why_idx "zlib not found (Debian: zlib1g-dev)")
   set(why_mpi "Boost.MPI 1.74+ or MPI not found (Debian: libboost-mpi-dev openmpi-bin)")
   set(why_benchmark "Google Benchmark not found (Debian: libbenchmark-dev)")
+  if(DEFINED FDA_TORCH AND NOT FDA_TORCH)
+    set(why_torch "FDA_TORCH is OFF (LibTorch not looked for)")
+  else()
+    set(why_torch "LibTorch not found (Debian: libtorch-dev; or set Torch_DIR)")
+  endif()
   set(why_thrust_omp "${FDA_THRUST_WHY}")
   if(NOT TARGET OpenMP::OpenMP_CXX)
     set(why_omp "OpenMP not found for the C++ compiler (GCC: libgomp, part of g++. clang: libomp-dev)")
@@ -136,6 +150,7 @@ function(fda_add_adapter_targets mode)
   set(have_idx FALSE)
   set(have_mpi FALSE)
   set(have_benchmark FALSE)
+  set(have_torch FALSE)
   set(have_thrust_omp FALSE)
   set(have_thrust_cuda FALSE)
   if(TARGET Eigen3::Eigen)
@@ -149,6 +164,9 @@ function(fda_add_adapter_targets mode)
   endif()
   if(TARGET benchmark::benchmark)
     set(have_benchmark TRUE)
+  endif()
+  if(TARGET torch AND (NOT DEFINED FDA_TORCH OR FDA_TORCH))
+    set(have_torch TRUE)
   endif()
   if(FDA_THRUST_DIR AND TARGET OpenMP::OpenMP_CXX)
     set(have_thrust_omp TRUE)
@@ -185,6 +203,14 @@ function(fda_add_adapter_targets mode)
       target_link_libraries(${target} INTERFACE Boost::mpi MPI::MPI_CXX)
     elseif(name STREQUAL "benchmark")
       target_link_libraries(${target} INTERFACE benchmark::benchmark)
+    elseif(name STREQUAL "torch")
+      # TORCH_LIBRARIES: the torch target and what it needs (c10); its include directories
+      # come as SYSTEM (an imported target's), so fda's -Werror does not judge LibTorch.
+      if(TORCH_LIBRARIES)
+        target_link_libraries(${target} INTERFACE ${TORCH_LIBRARIES})
+      else()  # Torch found by the enclosing project, whose variables this scope does not see
+        target_link_libraries(${target} INTERFACE torch)
+      endif()
     elseif(name STREQUAL "thrust_omp")
       # (A directory the compiler searches anyway, such as /usr/include, is left off the
       # command line: -isystem /usr/include would break libstdc++'s #include_next.)

@@ -77,3 +77,16 @@ TEST_CASE("nested ranges and user types concatenate their tensors in order") {
   STATIC_REQUIRE_FALSE(fda::viewable<std::string>);
   STATIC_REQUIRE_FALSE(fda::viewable<int>);
 }
+
+TEST_CASE("a temporary range of borrowed things (spans) may be viewed; one of owning containers may not") {
+  std::vector<float> a{1, 2}, b{3};
+  // The view refers to what the spans refer to, never to the temporary vector holding them.
+  const auto v = fda::view(std::vector<std::span<float>>{std::span<float>(a), std::span<float>(b)});
+  CHECK(v.size() == 3);
+  CHECK(v[2] == 3);
+  CHECK(v.segments()[0].data() == a.data());
+  STATIC_REQUIRE(fda::detail::borrowed_params<std::vector<std::span<float>>>());
+  STATIC_REQUIRE(fda::detail::borrowed_params<std::vector<std::vector<std::span<double>>>>());
+  STATIC_REQUIRE_FALSE(fda::detail::borrowed_params<std::vector<std::vector<float>>>());
+  STATIC_REQUIRE_FALSE(fda::detail::borrowed_params<std::vector<float>>());
+}

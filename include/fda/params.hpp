@@ -8,8 +8,11 @@
 ///   - a (pointer, size) pair,
 ///   - a range of viewable things (a model made of several tensors),
 ///   - user types, through an ADL function `fda_view(x)` found next to the type, or a
-///     specialization of `fda::param_access<Type>` (how <fda/eigen.hpp> adds Eigen).
-/// A view never copies or owns the parameters: keep the container alive.
+///     specialization of `fda::param_access<Type>` (how <fda/eigen.hpp> adds Eigen and
+///     <fda/torch.hpp> adds LibTorch).
+/// A view never copies or owns the parameters: keep the container alive. A temporary may
+/// be viewed only when it owns nothing: a std::span, an Eigen::Map, a tensor handle, or a
+/// range of those (`module->parameters()`).
 #include <concepts>
 #include <cstddef>
 #include <ranges>
@@ -150,14 +153,21 @@ constexpr view_kind kind_of() {
 template <class>
 inline constexpr bool always_false = false;
 
-/// Whether a temporary X may be viewed: true for non-owning types (std::span, Eigen::Map).
-/// A param_access specialization says so with `static constexpr bool borrowed`.
+/// Whether a temporary X may be viewed: true for non-owning types (std::span, Eigen::Map,
+/// a tensor handle), and for a range whose elements are all of such a type (a temporary
+/// std::vector of spans or of tensors: the view refers to what the elements refer to,
+/// never to the vector). A param_access specialization says so with `static constexpr bool
+/// borrowed`.
 template <class X>
 constexpr bool borrowed_params() {
   if constexpr (requires { param_access<X>::borrowed; })
     return param_access<X>::borrowed;
+  else if constexpr (std::ranges::enable_borrowed_range<X>)
+    return true;
+  else if constexpr (kind_of<X>() == view_kind::nested)
+    return borrowed_params<std::remove_cvref_t<std::ranges::range_reference_t<X&>>>();
   else
-    return std::ranges::enable_borrowed_range<X>;
+    return false;
 }
 
 }  // namespace detail

@@ -4,8 +4,9 @@
 ///
 /// A worker has `params()`, returning anything fda::view accepts over mutable float or
 /// double parameters (the trainer views it once per run, so the storage must stay put: a
-/// reference to the container, or a borrowed range such as std::span, never a temporary
-/// std::vector), and `step()`, one local optimizer step on one mini-batch. Optional:
+/// reference to the container, a borrowed range such as std::span, or a temporary range of
+/// borrowed things such as `module->parameters()` (tensor handles), never a temporary
+/// std::vector of floats), and `step()`, one local optimizer step on one mini-batch. Optional:
 /// `samples()` (its number of training examples, for sample-weighted means) and
 /// `on_sync()`, called on every worker right after it has taken the global model at a sync
 /// (its parameters already hold it), to reset or adjust its optimizer state; without it
@@ -32,8 +33,9 @@ using params_result_t = decltype(std::declval<W&>().params());
 
 /// True when fda::view accepts R, the type of an expression, as the trainer uses it: viewed
 /// once and kept. An lvalue, a param_view, or a borrowed type (std::span; a param_access
-/// specialization with `borrowed = true`) qualify; a temporary owning container (a
-/// std::vector returned by value) does not: the view would dangle.
+/// specialization with `borrowed = true`; a range of such, as a std::vector of tensor
+/// handles) qualify; a temporary owning container (a std::vector of floats returned by
+/// value) does not: the view would dangle.
 template <class R>
 concept keeps_view = !std::is_void_v<R> && viewable<R> &&
                      (std::is_lvalue_reference_v<R> || is_param_view<std::remove_cvref_t<R>>::value ||
