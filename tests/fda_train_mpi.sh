@@ -7,7 +7,9 @@
 set -euo pipefail
 fda_train=$1 mpiexec=$2 np=$3 dir=$4
 mkdir -p "$dir"
-common=(--model mlp --policy linear,sketch,fedavg,synchronous --server-opt fedadam --epochs 2
+# FDA_TRAIN_MODEL: the model options (default --model mlp; e.g. "--backend torch --model lenet5").
+read -r -a model <<<"${FDA_TRAIN_MODEL:---model mlp}"
+common=("${model[@]}" --policy linear,sketch,fedavg,synchronous --server-opt fedadam --epochs 2
         --train-subset 3000 --partition dirichlet:0.5 --seed 7 --quiet)
 "$fda_train" "${common[@]}" -k "$np" --json "$dir/local.json" > "$dir/local.txt"
 "$mpiexec" --oversubscribe -np "$np" "$fda_train" "${common[@]}" --transport mpi --json "$dir/mpi.json" \

@@ -10,8 +10,10 @@ launch=()
 extra=()
 [ $# -ge 4 ] && extra=(--transport mpi) || extra=(-k 3)
 mkdir -p "$dir"
+# FDA_TRAIN_MODEL: the model options (default --model mlp; e.g. "--backend torch --model lenet5").
+read -r -a model <<<"${FDA_TRAIN_MODEL:---model mlp}"
 rm -f "$dir"/ckpt*
-common=(--model mlp --policy linear,sketch --server-opt fedadam --client-opt adam --train-subset 2400
+common=("${model[@]}" --policy linear,sketch --server-opt fedadam --client-opt adam --train-subset 2400
         --partition label:2 --seed 11 --quiet "${extra[@]}")
 "${launch[@]}" "$fda_train" "${common[@]}" --epochs 2 --json "$dir/straight.json" > /dev/null
 "${launch[@]}" "$fda_train" "${common[@]}" --epochs 1 --checkpoint "$dir/ckpt" > /dev/null

@@ -21,6 +21,10 @@
 #include "cli.hpp"
 #include "job.hpp"
 
+#ifdef FDA_TRAIN_TORCH
+#include "torch_job.hpp"
+#endif
+
 #ifdef FDA_TRAIN_MPI
 #include <boost/mpi/communicator.hpp>
 #include <boost/mpi/environment.hpp>
@@ -37,6 +41,8 @@ using fda_train::split_list;
 struct settings {
   std::string data = fda::data::debian_fashion_mnist_dir.string();
   std::string model = "lenet5";
+  std::string backend = "eigen";
+  std::size_t intra_op_threads = 0;  ///< --backend torch: 0 = fda::torch::intra_op_threads_for
   std::size_t workers = 8;
   std::string policy_list = "linear";  ///< --policy as given (the last one, if given twice)
   std::vector<std::string> policies;  ///< policy_list split at its commas
@@ -140,8 +146,15 @@ void define_options(CLI::App& app, settings& s) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--data", s.data, "directory with the Fashion-MNIST IDX files")
       ->check(CLI::ExistingDirectory)->capture_default_str();
-  app.add_option("--model", s.model, "softmax | mlp | lenet5")
-      ->check(CLI::IsMember({"softmax", "mlp", "lenet5"}))->capture_default_str();
+  app.add_option("--model", s.model, "softmax (7,850 parameters) | mlp (199,210) | lenet5 (61,706) | "
+                 "cnn (1,174,250, VGG-style, --backend torch only)")
+      ->check(CLI::IsMember({"softmax", "mlp", "lenet5", "cnn"}))->capture_default_str();
+  app.add_option("--backend", s.backend, "eigen: fda's own models | torch: LibTorch models (lenet5, cnn), "
+                 "one intra-op thread per worker thread")
+      ->check(CLI::IsMember({"eigen", "torch"}))->capture_default_str();
+  app.add_option("--intra-op-threads", s.intra_op_threads, "--backend torch: torch's threads per worker thread "
+                 "(default: cores / workers computing at once, at least 1; 1 under MPI)")
+      ->transform(number<std::size_t>(1, 1024));
   app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
   app.add_option("--policy", s.policy_list, "one or a comma list of: " + fda_train::one_of(policy_names))
       ->check(CLI::Validator(
@@ -266,7 +279,7 @@ void print_notes(const std::vector<outcome>& runs) {
 
 void write_json(const std::vector<outcome>& runs, const settings& s, std::ostream& out) {
   using fda::json_number, fda::json_string;
-  out << "{\"model\":" << json_string(s.model) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
+  out << "{\"model\":" << json_string(s.model) << ",\"backend\":" << json_string(s.backend) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
       << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
       << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
@@ -372,8 +385,8 @@ int run(const settings& s, mpi_job& job) {
     std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
   }
   if (!s.quiet && root) {
-    std::fprintf(stderr, "fda-train: %s, K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch, "
-                 "shards of %zu to %zu examples\n", s.model.c_str(), s.workers, s.partition.c_str(), train.count,
+    std::fprintf(stderr, "fda-train: %s (%s), K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch, "
+                 "shards of %zu to %zu examples\n", s.model.c_str(), s.backend.c_str(), s.workers, s.partition.c_str(), train.count,
                  test.count, steps_per_epoch, smallest, largest);
     if (under_batch)
       std::fprintf(stderr, "fda-train: %zu of the K = %zu workers hold fewer examples than --batch %zu: each of their "
@@ -421,33 +434,58 @@ int run(const settings& s, mpi_job& job) {
       opt.resume = s.resume;
     }
     const server_opt server = make_server(s.server_opt, s.server_lr, s.trim);
-    o.result = with_policy(name, s, [&](auto policy) {  // by name, not label
-      // One worker's run on any transport; the callbacks run on rank 0 only.
-      auto train_on = [&](auto& comm, worker& w) {
-        if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
-        return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
-      };
+    // The run of this policy with the back end's workers and evaluation.
+    auto train_policy = [&](auto& make_worker, auto& eval) {
+      using worker = decltype(make_worker(std::size_t(0)));
+      return with_policy(name, s, [&](auto policy) {  // by name, not label
+        // One worker's run on any transport; the callbacks run on rank 0 only.
+        auto train_on = [&](auto& comm, worker& w) {
+          if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
+          return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
+        };
 #ifdef FDA_TRAIN_MPI
-      if (mpi) {  // the same callback types on every rank
-        worker w = make_worker(job.rank);
-        if (!s.simulates_network()) return train_on(*job.comm, w);
-        fda::simulated_network net(*job.comm, s.network());
-        return train_on(net, w);
-      }
+        if (mpi) {  // the same callback types on every rank
+          worker w = make_worker(job.rank);
+          if (!s.simulates_network()) return train_on(*job.comm, w);
+          fda::simulated_network net(*job.comm, s.network());
+          return train_on(net, w);
+        }
 #endif
-      if (!s.simulates_network()) {
-        if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
-        return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
-      }
-      std::optional<fda::result> res;
-      cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
-        fda::simulated_network net(c, s.network());
-        worker w = make_worker(c.rank());
-        fda::result mine = train_on(net, w);
-        if (c.rank() == 0) res = std::move(mine);
+        if (!s.simulates_network()) {
+          if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
+          return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+        }
+        std::optional<fda::result> res;
+        cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
+          fda::simulated_network net(c, s.network());
+          worker w = make_worker(c.rank());
+          fda::result mine = train_on(net, w);
+          if (c.rank() == 0) res = std::move(mine);
+        });
+        return std::move(*res);
       });
-      return std::move(*res);
-    });
+    };
+#ifdef FDA_TRAIN_TORCH
+    if (s.backend == "torch") {
+      // One intra-op thread per worker when the workers computing at once fill the cores
+      // (fda::torch::intra_op_threads_for); one per rank under MPI.
+      const int intra_op = s.intra_op_threads ? int(s.intra_op_threads)
+                           : mpi            ? 1
+                                            : fda::torch::intra_op_threads_for(std::min(s.threads, s.workers));
+      auto make_torch_worker = [&](std::size_t rank) {
+        torch::nn::Sequential model = make_torch_model(s.model, s.seed);
+        auto optimizer = make_torch_optimizer(s.client_opt, s.lr, model);
+        return torch_worker{{model, std::move(optimizer),
+                             torch_batches{&train, shard_of(shards, rank, s.partition), s.batch,
+                                           std::mt19937_64(s.seed * 1000003 + rank)},
+                             cross_entropy{}, {.intra_op_threads = intra_op}},
+                            &compute, rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
+      };
+      auto torch_eval = fda::torch::evaluate_module(make_torch_model(s.model, s.seed), torch_metrics{&test, &probe});
+      o.result = train_policy(make_torch_worker, torch_eval);
+    } else
+#endif
+      o.result = train_policy(make_worker, eval);
     o.test_accuracy = last_accuracy;
     o.reached = stop.reached;
     runs.push_back(std::move(o));
@@ -491,6 +529,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fda-train: %s\n", e.what());
     return 2;
   }
+  const bool torch_model = s.model == "lenet5" || s.model == "cnn", eigen_model = s.model != "cnn";
+  if (s.backend == "torch" ? !torch_model : !eigen_model) {
+    std::fprintf(stderr, "fda-train: --model %s is not a model of --backend %s (eigen: softmax, mlp, lenet5; "
+                 "torch: lenet5, cnn)\n", s.model.c_str(), s.backend.c_str());
+    return 2;
+  }
+#ifndef FDA_TRAIN_TORCH
+  if (s.backend == "torch") {
+    std::fprintf(stderr, "fda-train: --backend torch: this build has no LibTorch (install libtorch-dev and rebuild)\n");
+    return 2;
+  }
+#endif
   if (s.resume && s.checkpoint.empty()) {
     std::fprintf(stderr, "fda-train: --resume needs --checkpoint FILE\n");
     return 2;
