@@ -43,39 +43,27 @@ inline const std::vector<std::size_t>& shard_of(const std::vector<std::vector<st
   return shards[rank];
 }
 
-/// One worker: its shard of the training set, visited in a fresh seeded order every pass,
-/// one mini-batch per step. `compute` caps how many workers compute at once (--threads).
-/// A shard smaller than `batch` is the worker's whole batch, every step (a client with
-/// little data, as under a skewed split: federated learning's usual rule), rather than
-/// wrapping around it and repeating examples within a batch; the model takes a batch of
-/// any size up to the one it was built for.
-struct worker {
-  const fda::data::dataset* train;
+/// A worker's shard of the training set, visited in a fresh seeded order every pass; its
+/// position and RNG go into checkpoints. Both back ends' workers draw their batches from it.
+struct shard_order {
   std::vector<std::size_t> shard;
-  std::size_t batch;
   std::mt19937_64 rng;
-  any_model model;
-  any_optimizer optimizer;
-  std::counting_semaphore<>* compute;
-  int byzantine = 0;  // 0: honest; 1: sends its model sign-flipped ×10; 2: sends huge values
   std::size_t cursor = 0;
-  std::vector<float> images = std::vector<float>(batch * train->pixels());
-  std::vector<std::uint8_t> labels = std::vector<std::uint8_t>(batch);
 
-  std::vector<float>& params() {
-    return std::visit([](auto& m) -> std::vector<float>& { return m.params(); }, model);
+  /// The next example's index (a new pass starts with a shuffle).
+  std::size_t next() {
+    if (cursor == 0) shuffle();
+    const std::size_t i = shard[cursor];
+    cursor = (cursor + 1) % shard.size();
+    return i;
   }
-  std::size_t samples() const { return shard.size(); }
-
-  // Checkpoints (fda::train saves the parameters itself): the data order, the position in
-  // it, the RNG and the optimizer's state.
+  std::size_t size() const { return shard.size(); }
   void save(fda::checkpoint_writer& out) {
     out(shard);
     out(cursor);
     std::ostringstream engine;
     engine << rng;
     out(engine.str());
-    std::visit([&](auto& o) { o.state_fields(out); }, optimizer);
   }
   void load(fda::checkpoint_reader& in) {
     in(shard);
@@ -83,15 +71,50 @@ struct worker {
     std::istringstream engine(in.get<std::string>());
     engine >> rng;
     if (!engine) throw fda::checkpoint_error("fda-train: checkpoint: " + in.part() + ": the RNG state does not parse");
+  }
+
+ private:
+  void shuffle() {  // Fisher–Yates with a portable bounded draw
+    for (std::size_t i = shard.size(); i > 1; --i) std::swap(shard[i - 1], shard[rng() % i]);
+  }
+};
+
+/// One worker: its shard of the training set (shard_order), one mini-batch per step. `compute` caps how many workers compute at once (--threads).
+/// A shard smaller than `batch` is the worker's whole batch, every step (a client with
+/// little data, as under a skewed split: federated learning's usual rule), rather than
+/// wrapping around it and repeating examples within a batch; the model takes a batch of
+/// any size up to the one it was built for.
+struct worker {
+  const fda::data::dataset* train;
+  shard_order order;
+  std::size_t batch;
+  any_model model;
+  any_optimizer optimizer;
+  std::counting_semaphore<>* compute;
+  int byzantine = 0;  // 0: honest; 1: sends its model sign-flipped ×10; 2: sends huge values
+  std::vector<float> images = std::vector<float>(batch * train->pixels());
+  std::vector<std::uint8_t> labels = std::vector<std::uint8_t>(batch);
+
+  std::vector<float>& params() {
+    return std::visit([](auto& m) -> std::vector<float>& { return m.params(); }, model);
+  }
+  std::size_t samples() const { return order.size(); }
+
+  // Checkpoints (fda::train saves the parameters itself): the data order, the position in
+  // it, the RNG and the optimizer's state.
+  void save(fda::checkpoint_writer& out) {
+    order.save(out);
+    std::visit([&](auto& o) { o.state_fields(out); }, optimizer);
+  }
+  void load(fda::checkpoint_reader& in) {
+    order.load(in);
     std::visit([&](auto& o) { o.state_fields(in); }, optimizer);
   }
 
   void step() {
-    const std::size_t n = train->pixels(), count = std::min(batch, shard.size());
+    const std::size_t n = train->pixels(), count = std::min(batch, order.size());
     for (std::size_t b = 0; b < count; ++b) {
-      if (cursor == 0) shuffle();
-      const std::size_t i = shard[cursor];
-      cursor = (cursor + 1) % shard.size();
+      const std::size_t i = order.next();
       std::copy_n(train->images.begin() + long(i * n), n, images.begin() + long(b * n));
       labels[b] = train->labels[i];
     }
@@ -107,11 +130,6 @@ struct worker {
       for (auto& x : params()) x *= -10.0f;
     if (byzantine == 2)  // a broken one: huge values
       for (auto& x : params()) x = 1e4f;
-  }
-
- private:
-  void shuffle() {  // Fisher–Yates with a portable bounded draw
-    for (std::size_t i = shard.size(); i > 1; --i) std::swap(shard[i - 1], shard[rng() % i]);
   }
 };
 

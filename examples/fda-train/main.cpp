@@ -422,7 +422,7 @@ int run(const settings& s, mpi_job& job) {
     } keep{&last_accuracy};
 
     auto make_worker = [&](std::size_t rank) {
-      return worker{&train, shard_of(shards, rank, s.partition), s.batch, std::mt19937_64(s.seed * 1000003 + rank),
+      return worker{&train, {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)}, s.batch,
                     make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute,
                     rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
     };
@@ -476,8 +476,9 @@ int run(const settings& s, mpi_job& job) {
         torch::nn::Sequential model = make_torch_model(s.model, s.seed);
         auto optimizer = make_torch_optimizer(s.client_opt, s.lr, model);
         return torch_worker{{model, std::move(optimizer),
-                             torch_batches{&train, shard_of(shards, rank, s.partition), s.batch,
-                                           std::mt19937_64(s.seed * 1000003 + rank)},
+                             torch_batches{&train,
+                                           {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)},
+                                           s.batch},
                              cross_entropy{}, {.intra_op_threads = intra_op}},
                             &compute, rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
       };

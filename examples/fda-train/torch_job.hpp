@@ -7,6 +7,7 @@
 #include <fda/fda.hpp>
 #include <fda/torch.hpp>
 
+#include "job.hpp"
 #include <models/lenet5.hpp>
 #include <models/torch_models.hpp>
 #include <map>
@@ -19,50 +20,29 @@
 
 namespace fda_train {
 
-/// One worker's batches: its shard visited in a fresh seeded order every pass (the Eigen
-/// worker's order, job.hpp), as [n, 1, 28, 28] images and int64 labels.
+/// One worker's batches, drawn from its shard_order (job.hpp: the Eigen worker's order), as
+/// [n, 1, 28, 28] images and int64 labels.
 struct torch_batches {
   const fda::data::dataset* train;
-  std::vector<std::size_t> shard;
+  shard_order order;
   std::size_t batch;
-  std::mt19937_64 rng;
-  std::size_t cursor = 0;
 
   std::pair<torch::Tensor, torch::Tensor> operator()() {
-    const std::size_t n = train->pixels(), count = std::min(batch, shard.size());
+    const std::size_t n = train->pixels(), count = std::min(batch, order.size());
     torch::Tensor images = torch::empty({long(count), 1, long(train->rows), long(train->cols)});
     torch::Tensor labels = torch::empty({long(count)}, torch::kLong);
     float* x = images.data_ptr<float>();
     std::int64_t* y = labels.data_ptr<std::int64_t>();
     for (std::size_t b = 0; b < count; ++b) {
-      if (cursor == 0) shuffle();
-      const std::size_t i = shard[cursor];
-      cursor = (cursor + 1) % shard.size();
+      const std::size_t i = order.next();
       std::copy_n(train->images.begin() + long(i * n), n, x + b * n);
       y[b] = train->labels[i];
     }
     return {images, labels};
   }
-  std::size_t samples() const { return shard.size(); }
-  void save(fda::checkpoint_writer& out) {
-    out(shard);
-    out(cursor);
-    std::ostringstream engine;
-    engine << rng;
-    out(engine.str());
-  }
-  void load(fda::checkpoint_reader& in) {
-    in(shard);
-    in(cursor);
-    std::istringstream engine(in.get<std::string>());
-    engine >> rng;
-    if (!engine) throw fda::checkpoint_error("fda-train: checkpoint: " + in.part() + ": the RNG state does not parse");
-  }
-
- private:
-  void shuffle() {  // Fisher–Yates with a portable bounded draw (as job.hpp)
-    for (std::size_t i = shard.size(); i > 1; --i) std::swap(shard[i - 1], shard[rng() % i]);
-  }
+  std::size_t samples() const { return order.size(); }
+  void save(fda::checkpoint_writer& out) { order.save(out); }
+  void load(fda::checkpoint_reader& in) { order.load(in); }
 };
 
 /// Mean cross-entropy of logits against labels.
