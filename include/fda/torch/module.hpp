@@ -76,7 +76,7 @@ auto seeded(std::uint64_t seed, F&& make) {
 /// The intra-op threads per worker thread that keep `workers_at_once` workers computing
 /// at once from oversubscribing the cores: max(1, cores / workers_at_once). fda's
 /// parallelism is across workers; two intra-op threads per worker on 2 cores with K = 8
-/// ran ~7× slower than one (issue measurements, docs/torch.md).
+/// ran 1.7× slower than one (LeNet-5, docs/torch.md).
 inline int intra_op_threads_for(std::size_t workers_at_once) {
   const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
   return int(std::max<std::size_t>(1, cores / std::max<std::size_t>(1, workers_at_once)));
