@@ -244,7 +244,8 @@ TEST_CASE("load, evaluate_module, seeded construction, intra-op threads") {
   CHECK_THAT(error_of([&] { fda::torch::load(b, wrong); }), Contains("fda::copy"));
 
   // evaluate_module evaluates the averaged model on a module of its own, without autograd.
-  auto eval = fda::torch::evaluate_module(tiny_net(), [&](tiny_net& m) {
+  tiny_net evaluated;  // a holder: the callback shares this module
+  auto eval = fda::torch::evaluate_module(evaluated, [&](tiny_net& m) {
     CHECK(!torch::GradMode::is_enabled());
     CHECK(!m->is_training());
     return m->fc2->bias.sum().item<double>();
@@ -253,6 +254,8 @@ TEST_CASE("load, evaluate_module, seeded construction, intra-op threads") {
   fda::epoch_info<float> info{.averaged_model = averaged};
   eval.on_epoch(info);
   CHECK(info.metrics.at("test_accuracy") == 2.0);
+  CHECK(evaluated->is_training());  // back in train mode
+  CHECK(evaluated->fc1->weight[0][0].item<float>() == 0.5f);
 
   // seeded: the weights depend on the seed only, whichever threads build at once.
   std::vector<std::vector<float>> made(8);

@@ -149,8 +149,8 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--model", s.model, "softmax (7,850 parameters) | mlp (199,210) | lenet5 (61,706) | "
                  "cnn (1,174,250, VGG-style, --backend torch only)")
       ->check(CLI::IsMember({"softmax", "mlp", "lenet5", "cnn"}))->capture_default_str();
-  app.add_option("--backend", s.backend, "eigen: fda's own models | torch: LibTorch models (lenet5, cnn), "
-                 "one intra-op thread per worker thread")
+  app.add_option("--backend", s.backend, "eigen: fda's own models | torch: LibTorch models (lenet5, cnn; "
+                 "threads: --intra-op-threads)")
       ->check(CLI::IsMember({"eigen", "torch"}))->capture_default_str();
   app.add_option("--intra-op-threads", s.intra_op_threads, "--backend torch: torch's threads per worker thread "
                  "(default: cores / workers computing at once, at least 1; 1 under MPI)")

@@ -53,10 +53,12 @@ auto evaluate_module(Module module, F fn, std::string name = "test_accuracy", vi
         const ::torch::NoGradGuard no_grad;
         using T = typename decltype(averaged)::element_type;
         load<std::remove_const_t<T>>(module, averaged, options);
+        struct training_again {  // back to train mode even when fn throws
+          Module& m;
+          ~training_again() { m->train(); }
+        } restore{module};
         module->eval();
-        auto metrics = fn(module);
-        module->train();
-        return metrics;
+        return fn(module);
       },
       std::move(name));
 }
