@@ -195,6 +195,20 @@ inline server_opt make_server(const std::string& name, double lr, double trim = 
   return {fda::mean{}};
 }
 
+/// The mean over the examples of d of a per-example metric, in chunks of 500: f(images,
+/// labels, n) returns the metric's mean over the n examples at those pointers. Both back
+/// ends' evaluators use it.
+template <class F>
+double mean_over_chunks(const fda::data::dataset& d, F f) {
+  constexpr std::size_t chunk = 500;
+  double sum = 0;
+  for (std::size_t i = 0; i < d.count; i += chunk) {
+    const std::size_t n = std::min(chunk, d.count - i);
+    sum += f(d.images.data() + i * d.pixels(), d.labels.data() + i, n) * double(n);
+  }
+  return sum / double(d.count);
+}
+
 /// Test accuracy of the averaged model, and its loss on a fixed slice of the training
 /// set: an instrument of the experiment, not part of training or of the byte counts.
 struct evaluator {
@@ -207,26 +221,14 @@ struct evaluator {
         [&](auto& m) {
           std::copy(averaged.begin(), averaged.end(), m.params().begin());
           return std::map<std::string, double>{
-              {"test_accuracy", chunked(m, *test, [&](auto& mm, auto* x, auto* y, std::size_t n) {
-                 return mm.accuracy(x, y, n);
+              {"test_accuracy", mean_over_chunks(*test, [&](auto* x, auto* y, std::size_t n) {
+                 return m.accuracy(x, y, n);
                })},
-              {"train_loss", chunked(m, *train_probe, [&](auto& mm, auto* x, auto* y, std::size_t n) {
-                 return mm.loss(x, y, n);
+              {"train_loss", mean_over_chunks(*train_probe, [&](auto* x, auto* y, std::size_t n) {
+                 return m.loss(x, y, n);
                })}};
         },
         model);
-  }
-
- private:
-  static constexpr std::size_t chunk = 500;
-  template <class M, class F>
-  static double chunked(M& m, const fda::data::dataset& d, F f) {
-    double sum = 0;
-    for (std::size_t i = 0; i < d.count; i += chunk) {
-      const std::size_t n = std::min(chunk, d.count - i);
-      sum += f(m, d.images.data() + i * d.pixels(), d.labels.data() + i, n) * double(n);
-    }
-    return sum / double(d.count);
   }
 };
 

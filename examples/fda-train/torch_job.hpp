@@ -102,29 +102,18 @@ struct torch_metrics {
 
   std::map<std::string, double> operator()(torch::nn::Sequential& m) const {
     fda::torch::use_intra_op_threads(fda::torch::intra_op_threads_for(1));  // the workers wait
-    double correct = 0, loss = 0;
-    chunked(*test, [&](const torch::Tensor& logits, const torch::Tensor& y) {
-      correct += logits.argmax(1).eq(y).sum().item<double>();
-    }, m);
-    chunked(*train_probe, [&](const torch::Tensor& logits, const torch::Tensor& y) {
-      loss += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions()
-                                                                  .reduction(torch::kSum)).item<double>();
-    }, m);
-    return {{"test_accuracy", correct / double(test->count)}, {"train_loss", loss / double(train_probe->count)}};
-  }
-
- private:
-  template <class F>
-  static void chunked(const fda::data::dataset& d, F f, torch::nn::Sequential& m) {
-    constexpr std::size_t chunk = 500;
-    for (std::size_t i = 0; i < d.count; i += chunk) {
-      const std::size_t n = std::min(chunk, d.count - i);
-      const torch::Tensor x = torch::from_blob(const_cast<float*>(d.images.data() + i * d.pixels()),
-                                               {long(n), 1, long(d.rows), long(d.cols)});
-      const torch::Tensor y =
-          torch::from_blob(const_cast<std::uint8_t*>(d.labels.data() + i), {long(n)}, torch::kUInt8).to(torch::kLong);
-      f(m->forward(x), y);
-    }
+    auto logits_of = [&](const float* x, std::size_t n) {
+      return m->forward(torch::from_blob(const_cast<float*>(x), {long(n), 1, long(test->rows), long(test->cols)}));
+    };
+    auto labels_of = [](const std::uint8_t* y, std::size_t n) {
+      return torch::from_blob(const_cast<std::uint8_t*>(y), {long(n)}, torch::kUInt8).to(torch::kLong);
+    };
+    return {{"test_accuracy", mean_over_chunks(*test, [&](const float* x, const std::uint8_t* y, std::size_t n) {
+               return logits_of(x, n).argmax(1).eq(labels_of(y, n)).to(torch::kDouble).mean().item<double>();
+             })},
+            {"train_loss", mean_over_chunks(*train_probe, [&](const float* x, const std::uint8_t* y, std::size_t n) {
+               return torch::nn::functional::cross_entropy(logits_of(x, n), labels_of(y, n)).item<double>();
+             })}};
   }
 };
 

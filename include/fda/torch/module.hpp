@@ -85,14 +85,11 @@ inline int intra_op_threads_for(std::size_t workers_at_once) {
 }
 
 /// Sets torch's intra-op threads to n for the calling thread and the threads it starts
-/// (at::set_num_threads); a no-op when this thread already set n. fda::torch::worker calls it
-/// on its own thread before its first step.
+/// (at::set_num_threads); a no-op when this thread already uses n. fda::torch::worker calls it
+/// before every step (on its own thread).
 inline void use_intra_op_threads(int n) {
   if (n < 1) ::fda::detail::fail("fda::torch::use_intra_op_threads: n = ", n, " is invalid: it must be >= 1");
-  thread_local int applied = 0;
-  if (applied == n && at::get_num_threads() == n) return;
-  at::set_num_threads(n);
-  applied = n;
+  if (at::get_num_threads() != n) at::set_num_threads(n);
 }
 
 }  // namespace torch

@@ -17,8 +17,8 @@
 ///   state and every buffer of the module through torch's serialization, then the batch
 ///   source's own `save(fda::checkpoint_writer&)` / `load(fda::checkpoint_reader&)` when it
 ///   has them (its position and RNG: without them a resumed run draws other batches).
-/// - Threads: before its first step on a thread, the worker sets torch's intra-op threads to
-///   `intra_op_threads` (default 1; see fda::torch::use_intra_op_threads).
+/// - Threads: before each step (a no-op once set on its thread), the worker sets torch's
+///   intra-op threads to `intra_op_threads` (default 1; see fda::torch::use_intra_op_threads).
 #include <torch/torch.h>
 
 #include <cstddef>
