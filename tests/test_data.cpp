@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 #include <array>
 #include <cmath>
@@ -53,20 +55,9 @@ const std::vector<std::uint8_t>& train_labels() {
   return labels;
 }
 
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("fda_test_data_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
+/// A fresh directory (removed with everything in it) that writes IDX files, plain or gzip.
+struct temp_dir : fda_test::temp_dir {
+  temp_dir() : fda_test::temp_dir("data") {}
 
   fs::path write(const std::string& name, const std::vector<std::uint8_t>& bytes) const {
     const auto p = path / name;
