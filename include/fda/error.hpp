@@ -21,6 +21,12 @@ struct numeric_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A transport failed: a peer or the coordinator is gone, refused this worker, or broke the
+/// protocol (the ZeroMQ transport: the hub lost, a worker lost under --on-worker-loss fail).
+struct transport_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 namespace detail {
 
 template <class... Parts>

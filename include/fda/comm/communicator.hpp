@@ -45,11 +45,22 @@
 ///                                     returns, the error propagates
 ///   average/broadcast overloads taking param_view<T, Space> for a Space other than host
 ///                                     memory: the transport accepts device parameters
+///   c.at_step(std::size_t step)       fda::train says which step it is at (before each step's
+///                                     collectives), for the transport's messages
+///   c.lost_workers() -> const std::vector<fda::lost_worker>&
+///                                     membership: the workers lost for good so far, in the
+///                                     order lost, the same list on every live worker after
+///                                     each collective (see below)
 ///
-/// Membership: K is fixed for a run (size()). A worker that contributes nothing to an
-/// average (weight 0: left out after a fault) is not counted in average_stats::contributors,
-/// which the variance and the spread use; a transport that loses a worker for good reports
-/// it the same way, with weight 0, until membership changes get their own hook.
+/// Membership: ranks keep their numbers for the whole run (size() is K). A worker that
+/// contributes nothing to an average (weight 0: left out after a fault) is not counted in
+/// average_stats::contributors, which the variance and the spread use. A transport that
+/// loses a worker for good (fda::zmq_comm under the hub's --on-worker-loss exclude) leaves
+/// it out of every collective from some collective on — its slots of a sum are 0, its
+/// weight in an average 0 — and lists it in lost_workers() from that collective's return.
+/// fda::train then counts the live workers: local states are averaged over them, the cost
+/// model's counters count them, the loss is logged in result::faults, and checkpoints stop
+/// (a checkpoint holds every worker's state).
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +74,13 @@
 #include "average_stats.hpp"
 
 namespace fda {
+
+/// A worker that a transport lost for good (communicator membership: lost_workers()).
+struct lost_worker {
+  std::size_t rank = 0;  ///< its rank
+  std::size_t step = 0;  ///< the last step it reported
+  std::string why;       ///< what happened, in the transport's words
+};
 
 namespace detail {
 /// The probes with which the concept checks the collectives (float parameters on the host).
@@ -117,6 +135,12 @@ struct communicator_traits {
   };
   /// C wants to hear of an error raised on this worker only (on_local_error(what)).
   static constexpr bool handles_local_errors = requires(C& c, const char* what) { c.on_local_error(what); };
+  /// C wants to know the step (at_step(step)).
+  static constexpr bool tracks_steps = requires(C& c, std::size_t step) { c.at_step(step); };
+  /// C may lose workers for good and says which (lost_workers()).
+  static constexpr bool reports_membership = requires(const C& c) {
+    { c.lost_workers() } -> std::convertible_to<const std::vector<lost_worker>&>;
+  };
   /// C averages and broadcasts parameters of type T in memory space Space.
   template <class T, class Space>
   static constexpr bool takes_space =

@@ -24,6 +24,7 @@
 #include "../aggregate/robust.hpp"
 #include "../callbacks/callback.hpp"
 #include "../comm/average_stats.hpp"
+#include "../comm/communicator.hpp"
 #include "run_checkpoint.hpp"
 #include "../kernels.hpp"
 #include "../options.hpp"
@@ -230,6 +231,7 @@ class training_loop {
     start();
     for (std::size_t step = first_step_; step <= total_ && !stop_; ++step) {
       steps_ = step;
+      if constexpr (communicator_traits<Comm>::tracks_steps) comm_.at_step(step);
       w_.step();
       ++in_round_;
       if (opt_.check_finite_every_step && opt_.on_bad_state == on_fault::fail && !all_finite(mine_))
@@ -259,6 +261,36 @@ class training_loop {
 
   const auto& monitor() const { return shared_.monitor; }
 
+  /// K less the workers the transport lost for good (communicator membership); a newly lost
+  /// one is logged in result::faults at the step this worker learns of it (the same step on
+  /// every live worker: the transport announces it with a collective's reply).
+  std::size_t live_workers() {
+    if constexpr (communicator_traits<Comm>::reports_membership) {
+      const std::vector<lost_worker>& lost = comm_.lost_workers();
+      if (lost.size() != lost_seen_) {
+        comm_.serial([&] {
+          for (std::size_t i = lost_seen_; i < lost.size(); ++i)
+            shared_.res.faults.push_back({steps_, lost[i].rank, concat(
+                "fda: worker ", lost[i].rank, " was lost after step ", lost[i].step, " (", lost[i].why,
+                "): excluded for the rest of the run; ", k_ - i - 1, " of ", k_, " workers go on")});
+        });
+        lost_seen_ = lost.size();
+      }
+      if (lost.size() >= k_) throw everywhere<transport_error>("fda::train: every worker was lost");
+      return k_ - lost.size();
+    } else {
+      return k_;
+    }
+  }
+
+  /// The rank of the i-th worker lost (membership), for messages.
+  std::size_t lost_rank(std::size_t i) const {
+    if constexpr (communicator_traits<Comm>::reports_membership)
+      return comm_.lost_workers()[i].rank;
+    else
+      return i;
+  }
+
   /// Every worker takes worker 0's model; callbacks' on_begin; a resumed run's position.
   void start() {
     if constexpr (!on_host)
@@ -275,6 +307,7 @@ class training_loop {
       if constexpr (on_host) {  // (device parameters: refused above)
         const run_position pos = resume_checkpoint(comm_, w_, shared_, identity_, total_, opt_.checkpoint_path);
         steps_ = pos.step, in_round_ = pos.in_round, syncs_ = pos.syncs, checks_ = pos.checks;
+        worker_syncs_ = syncs_ * k_, worker_checks_ = checks_ * k_;  // (no checkpoint is taken after a loss)
         first_step_ = steps_ + 1;
       }
     }
@@ -302,21 +335,28 @@ class training_loop {
       if (fault) std::fill(fields.begin(), fields.end(), 0.0);  // (fail: unused; exclude: no vote)
       state_.back() = fault ? 1.0 : 0.0;
       comm_.all_reduce_sum(state_);
-      if (state_.back() != 0.0) handle_faults(fault, fields);
+      const std::size_t live = live_workers();
+      if (state_.back() != 0.0) {
+        handle_faults(fault, fields, live);
+      } else if (live != k_) {  // the lost workers' states are missing: as if they were average
+        const double scale = double(k_) / double(live);
+        for (auto& x : fields) x *= scale;
+      }
       ++checks_;
+      worker_checks_ += live;
     }
     return monitor().decide(check ? std::span<const double>(fields) : std::span<const double>(), in_round_);
   }
 
   /// Faulty local states: fail, or (on_fault::exclude) estimate from the others and leave
-  /// the faulty workers out of the averages until the next sync.
-  void handle_faults(const std::optional<state_fault>& mine_fault, std::span<double> fields) {
+  /// the faulty workers out of the averages until the next sync. `live`: the workers not lost.
+  void handle_faults(const std::optional<state_fault>& mine_fault, std::span<double> fields, std::size_t live) {
     const auto faults = gather_faults(comm_, mine_fault);
     const auto& [first, f] = faults.front();
-    if (opt_.on_bad_state == on_fault::fail || faults.size() == k_)
+    if (opt_.on_bad_state == on_fault::fail || faults.size() == live)
       throw everywhere<numeric_error>(describe_state_fault(monitor(), Policy::name, first, f, steps_) +
-                                      (faults.size() == k_ ? " (every worker's state is faulty: nothing to go on)" : ""));
-    const double scale = double(k_) / double(k_ - faults.size());  // as if they were average
+                                      (faults.size() == live ? " (every worker's state is faulty: nothing to go on)" : ""));
+    const double scale = double(k_) / double(live - faults.size());  // as if they were average
     for (auto& x : fields) x *= scale;
     if (mine_fault) excluded_ = true;
     comm_.serial([&] {
@@ -335,9 +375,10 @@ class training_loop {
       if (avg.finite) return avg;
       const auto found = non_finite_workers(comm_, mine_, excluded_, steps_);
       const std::vector<std::size_t>& bad = found.first;  // (a plain name: lambdas capture it)
-      if (opt_.on_bad_state == on_fault::fail || found.second == 0)
+      const std::size_t finite = found.second - (k_ - live_workers());  // (a lost worker's slot reads 0: "finite")
+      if (opt_.on_bad_state == on_fault::fail || finite == 0)
         throw everywhere<numeric_error>(non_finite_average_message(bad.front(), steps_) +
-                                        (found.second == 0 ? " (no worker with finite parameters is left to average)" : ""));
+                                        (finite == 0 ? " (no worker with finite parameters is left to average)" : ""));
       if (std::find(bad.begin(), bad.end(), rank_) != bad.end()) excluded_ = true;
       comm_.serial([&] {
         for (const std::size_t r : bad)
@@ -351,6 +392,7 @@ class training_loop {
   void sync(const decision& dec) {
     ++syncs_;
     const average_stats avg = average_models();
+    worker_syncs_ += live_workers();
     sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round_};
     if constexpr (calibrates_on_drift)  // (w0 is still the old one)
       if (adaptive_) measured.max_sq_drift = largest_drift(comm_, excluded_ ? 0.0 : sq_distance(mine_, shared_.w0));
@@ -421,20 +463,30 @@ class training_loop {
     if (said_stop) stop_ = true;
   }
 
-  /// The counters of the cost model (docs/algorithm.md: Communication cost), derived from what happened.
+  /// The counters of the cost model (docs/algorithm.md: Communication cost), derived from
+  /// what happened: per sync and per check, each live worker's share.
   void count(result& res) const {
-    const std::uint64_t sync_cost = 2ull * k_ * 4ull * d_, check_cost = std::uint64_t(k_) * monitor().state_bytes();
-    const std::uint64_t variance_cost = adaptive_ ? 4ull * k_ : 0ull;  // each worker's ||w_k - w̄||² at a sync
+    const std::uint64_t sync_cost = 2ull * 4ull * d_, check_cost = monitor().state_bytes();
+    const std::uint64_t variance_cost = adaptive_ ? 4ull : 0ull;  // each worker's ||w_k - w̄||² at a sync
     res.steps = steps_;
     res.syncs = syncs_;
     res.checks = checks_;
-    res.sync_bytes = syncs_ * sync_cost;
-    res.monitor_bytes = checks_ * check_cost + syncs_ * variance_cost;
+    res.sync_bytes = worker_syncs_ * sync_cost;
+    res.monitor_bytes = worker_checks_ * check_cost + worker_syncs_ * variance_cost;
     res.wall_seconds = seconds_since(start_);
   }
 
   void save() {
     saved_at_ = steps_;
+    if (lost_seen_) {  // a checkpoint holds every worker's state
+      if (!noted_no_checkpoint_)
+        comm_.serial([&] {
+          shared_.res.notes.push_back(concat("checkpoints stopped at step ", steps_, ": worker ",
+                                             lost_rank(0), " was lost, and a checkpoint holds every worker's state"));
+        });
+      noted_no_checkpoint_ = true;
+      return;
+    }
     if constexpr (on_host)
       save_checkpoint(comm_, w_, shared_, identity_, run_position{steps_, in_round_, syncs_, checks_},
                       opt_.checkpoint_path);
@@ -476,7 +528,9 @@ class training_loop {
   std::vector<double> state_;     // the local state, then the faulty flag
   std::size_t first_step_ = 1, in_round_ = 0, syncs_ = 0, checks_ = 0, steps_ = 0;
   std::size_t saved_at_ = std::size_t(-1);
-  bool stop_ = false, excluded_ = false, noted_uncalibrated_ = false;
+  std::uint64_t worker_syncs_ = 0, worker_checks_ = 0;  // Σ live workers over the syncs, the checks
+  std::size_t lost_seen_ = 0;                           // workers lost for good, as logged so far
+  bool stop_ = false, excluded_ = false, noted_uncalibrated_ = false, noted_no_checkpoint_ = false;
 };
 
 /// Runs worker `w` (this rank's) to the end. `shared` is this process's replica, already
