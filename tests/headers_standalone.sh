@@ -36,6 +36,12 @@ for cxx in "$@"; do
           echo "skipped ($cxx cannot compile LibTorch's own <torch/torch.h> at -std=c++20): $h"
           continue
         fi ;;
+      fda/zmq.hpp | fda/zmq/comm.hpp | fda/zmq/hub.hpp | fda/zmq/keys.hpp)  # (frame.hpp: the standard library only)
+        if [ "${zmq_found:-}" = "" ]; then
+          zmq_found=yes
+          printf '#include <zmq.hpp>\nint main() {}\n' | "$cxx" -std=c++20 -fsyntax-only -x c++ - > /dev/null 2>&1 || zmq_found=no
+        fi
+        [ "$zmq_found" = yes ] || { echo "skipped (no cppzmq): $h"; continue; } ;;
       fda/thrust.hpp | fda/thrust/*)
         [ -n "$thrust_dir" ] || { echo "skipped (no Thrust): $h"; continue; }
         flags=(-fopenmp -DTHRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP)
