@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Packages, by CPack (`cpack` in the build tree; scripts/release runs it):
 #   libfda-dev_<version>_all.deb     the headers, the CMake package, fda.pc, the docs
-#   fda-tools_<version>_<arch>.deb   fda-train, fda-bench and the plot script (when built)
+#   fda-tools_<version>_<arch>.deb   fda-train, fda-bench, fda-hub, fda-keys and the plot script (when built)
 #   fda-<version>.tar.gz             the source tree (cpack --config CPackSourceConfig.cmake)
 # Install components: dev (the library) and tools (examples/CMakeLists.txt).
 set(CPACK_PACKAGE_NAME fda)
@@ -36,7 +36,9 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME fda-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "The command-line tools.
 fda-train: federated training on Fashion-MNIST comparing sync policies.
-fda-bench: what a sync policy's monitoring costs at a given model size and K.")
+fda-bench: what a sync policy's monitoring costs at a given model size and K.
+fda-hub: the coordinator of a federated run over ZeroMQ (CURVE-authenticated).
+fda-keys: the CURVE key pairs of such a run.")
 # The shared libraries the tools link, found by dpkg-shlibdeps (dpkg-dev), and what they
 # use at run time: the dataset and matplotlib for --plot.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)

@@ -55,6 +55,12 @@ if tools=$(ls "$work/pkg"/fda-tools_"$version"-*.deb 2>/dev/null); then
   dpkg -x "$tools" "$work/root"
   "$prefix/bin/fda-bench" --policy linear --dim 1000 --min-time 0.01 > "$work/bench.txt" 2>&1 || fail "fda-bench: $(cat "$work/bench.txt")"
   grep -q '^linear' "$work/bench.txt" || fail "fda-bench printed no row: $(cat "$work/bench.txt")"
+  if [ -x "$prefix/bin/fda-keys" ]; then  # the ZeroMQ tools, when built
+    "$prefix/bin/fda-keys" "$work/keys" --workers 2 > /dev/null || fail "fda-keys did not run"
+    [ -f "$work/keys/worker-1.key" ] || fail "fda-keys wrote no worker-1.key"
+    "$prefix/bin/fda-hub" --help > /dev/null || fail "fda-hub --help did not run"
+    echo "ok: fda-keys and fda-hub run"
+  fi
   # The installed plot.py, marked so that its use shows (not the source tree's copy).
   sed -i 's/^import sys$/import sys\nopen(sys.argv[2] + ".installed-script", "w").close()/' "$prefix/share/fda/plot.py"
   if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then

@@ -31,6 +31,9 @@
 
 #include <fda/mpi.hpp>
 #endif
+#ifdef FDA_TRAIN_ZMQ
+#include <fda/zmq.hpp>
+#endif
 
 namespace {
 
@@ -71,6 +74,10 @@ struct settings {
   std::string checkpoint;
   std::size_t checkpoint_every = 0;
   bool resume = false;
+  // --transport zmq: the hub, this worker's rank, the key directory.
+  std::string hub, keys;
+  std::size_t rank = 0, heartbeat_ms = 1000, max_part_mb = 256;
+  bool insecure = false;
   // A simulated network (fda::simulated_network) when a bandwidth or a latency is given.
   std::optional<double> net_bandwidth, net_latency;  // bits/s, seconds
   std::string net_topology = "star";
@@ -81,11 +88,14 @@ struct settings {
   }
 };
 
-/// The ranks of an MPI job (--transport mpi); rank 0 of 1 in-process.
+/// This process's worker of a job of several processes (--transport mpi, zmq); rank 0 of 1 in-process.
 struct mpi_job {
   std::size_t rank = 0, size = 1;
 #ifdef FDA_TRAIN_MPI
   std::optional<fda::mpi_comm> comm = {};
+#endif
+#ifdef FDA_TRAIN_ZMQ
+  std::optional<fda::zmq_comm> zmq = {};  // joined in run(), once the model's d is known
 #endif
 };
 
@@ -216,8 +226,18 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--checkpoint", s.checkpoint, "save the run to FILE at the end (and every --checkpoint-every steps); with several policies, FILE.<policy>");
   app.add_option("--checkpoint-every", s.checkpoint_every, "also save every N steps")->transform(non_negative);
   app.add_flag("--resume", s.resume, "continue from --checkpoint FILE (same data, model, K, seed); --epochs is the total");
-  app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, under mpirun -np K")
-      ->check(CLI::IsMember({"local", "mpi"}))->capture_default_str();
+  app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, "
+                 "under mpirun -np K | zmq: this process is worker --rank of K, connected to fda-hub at --hub")
+      ->check(CLI::IsMember({"local", "mpi", "zmq"}))->capture_default_str();
+  app.add_option("--hub", s.hub, "--transport zmq: the hub's endpoint, tcp://HOST:PORT");
+  app.add_option("--rank", s.rank, "--transport zmq: this worker's rank, 0 to K-1 (rank 0 reports and writes files)")
+      ->transform(non_negative);
+  app.add_option("--keys", s.keys, "--transport zmq: directory with hub.pub, worker-<rank>.key and .pub (fda-keys)");
+  app.add_flag("--insecure", s.insecure, "--transport zmq: plaintext, unauthenticated (the hub must say --insecure too)");
+  app.add_option("--heartbeat-ms", s.heartbeat_ms, "--transport zmq: heartbeat interval; the hub counts as lost after 5 silent intervals")
+      ->transform(number<count>(10, 60000))->capture_default_str();
+  app.add_option("--max-part-mb", s.max_part_mb, "--transport zmq: the largest checkpoint part one worker may send, MiB")
+      ->transform(number<count>(1, 65536))->capture_default_str();
   app.add_option("--mpi-reduction", s.reduction, "ordered: bit-identical to --transport local | native: MPI_Allreduce")
       ->check(CLI::IsMember({"ordered", "native"}))->capture_default_str();
   // A bandwidth in bits/s with an optional decimal prefix; "bit/s" or "bps" may follow.
@@ -258,10 +278,11 @@ void print_table(const std::vector<outcome>& runs, const settings& s) {
   for (const auto& r : runs) std::printf("%-12s %10.2f s\n", r.policy.c_str(), r.result.network_seconds);
 }
 
-void print_transport_bytes(const std::vector<outcome>& runs) {
+void print_transport_bytes(const std::vector<outcome>& runs, const settings& s) {
   for (const auto& r : runs) {
     if (r.result.bytes_sent_per_rank.empty()) continue;
-    std::printf("%-12s bytes each rank sent through MPI (measured, not the cost model):", r.policy.c_str());
+    std::printf("%-12s bytes each rank sent %s (measured, not the cost model):", r.policy.c_str(),
+                s.transport == "zmq" ? "to the hub, frame headers included" : "through MPI");
     for (auto b : r.result.bytes_sent_per_rank) std::printf(" %s", bytes(b).c_str());
     std::printf("\n");
   }
@@ -329,11 +350,37 @@ std::string plot_script() {
   return FDA_PLOT_SCRIPT;
 }
 
+#ifdef FDA_TRAIN_ZMQ
+/// --transport zmq: joins the hub as worker --rank, with the run's identity (what every
+/// worker must agree on: the model's d and the settings that shape the run).
+void join_hub(const settings& s, mpi_job& job) {
+  std::size_t dim = 0;
+  if (s.backend == "eigen")
+    dim = std::visit([](auto&& m) { return m.params().size(); }, fda_train::make_model(s.model, 1, s.seed));
+#ifdef FDA_TRAIN_TORCH
+  else
+    dim = fda::view(fda_train::make_torch_model(s.model, s.seed)).size();
+#endif
+  std::ostringstream run;
+  run << "fda-train model=" << s.model << " backend=" << s.backend << " policy=" << s.policy_list << " theta=" << s.theta
+      << " every=" << s.every << " local-epochs=" << s.local_epochs << " server-opt=" << s.server_opt << " server-lr="
+      << s.server_lr << " trim=" << s.trim << " client-opt=" << s.client_opt << " lr=" << s.lr << " batch=" << s.batch
+      << " epochs=" << s.epochs << " partition=" << s.partition << " seed=" << s.seed << " check-every=" << s.check_every
+      << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume;
+  const std::chrono::milliseconds beat(s.heartbeat_ms);
+  job.zmq.emplace(fda::zmq_options{.hub = s.hub, .rank = s.rank, .workers = s.workers, .keys = s.keys,
+                                   .insecure = s.insecure,
+                                   .identity = {.dim = dim, .param_bytes = 4,
+                                                .max_part_bytes = std::uint64_t(s.max_part_mb) << 20, .run = run.str()},
+                                   .heartbeat = beat, .timeout = 5 * beat, .join_timeout = std::chrono::minutes(10)});
+}
+#endif
+
 /// Trains every policy in turn, in-process or (--transport mpi) one worker per MPI rank;
 /// only rank 0 prints and writes files.
 int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
-  const bool mpi = s.transport == "mpi", root = job.rank == 0;
+  const bool mpi = s.transport == "mpi" || s.transport == "zmq", root = job.rank == 0;  // (one worker per process)
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
   const std::size_t all_examples = train.count;
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
@@ -403,6 +450,9 @@ int run(const settings& s, mpi_job& job) {
 
   std::counting_semaphore<> compute(std::ptrdiff_t(s.threads));
   fda::local_cluster cluster(mpi ? 1 : s.workers);
+#ifdef FDA_TRAIN_ZMQ
+  if (s.transport == "zmq") join_hub(s, job);
+#endif
   std::ostream discard(nullptr);  // non-root ranks: callbacks are never invoked there
   std::vector<outcome> runs;
   bool first = true;
@@ -443,6 +493,14 @@ int run(const settings& s, mpi_job& job) {
           if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
           return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
         };
+#ifdef FDA_TRAIN_ZMQ
+        if (job.zmq) {
+          worker w = make_worker(job.rank);
+          if (!s.simulates_network()) return train_on(*job.zmq, w);
+          fda::simulated_network net(*job.zmq, s.network());
+          return train_on(net, w);
+        }
+#endif
 #ifdef FDA_TRAIN_MPI
         if (mpi) {  // the same callback types on every rank
           worker w = make_worker(job.rank);
@@ -494,7 +552,7 @@ int run(const settings& s, mpi_job& job) {
 
   if (!root) return 0;
   print_table(runs, s);
-  print_transport_bytes(runs);
+  print_transport_bytes(runs, s);
   print_notes(runs);
   if (!s.json.empty()) {
     std::ofstream out(s.json);
@@ -513,6 +571,32 @@ int run(const settings& s, mpi_job& job) {
       std::fprintf(stderr, "fda-train: the plot was not written (needs python3-matplotlib): %s\n", command.c_str());
   }
   return 0;
+}
+
+/// --transport zmq: this process is worker --rank of K; every rank reports its own error.
+int run_zmq_worker(const settings& s) {
+#ifdef FDA_TRAIN_ZMQ
+  if (s.hub.empty() || s.rank >= s.workers) {
+    std::fprintf(stderr, "fda-train: --transport zmq needs --hub tcp://HOST:PORT and --rank r with 0 <= r < K = %zu "
+                 "(--workers)%s\n", s.workers, s.hub.empty() ? ": --hub is missing" : "");
+    return 2;
+  }
+  if (s.keys.empty() && !s.insecure) {
+    std::fprintf(stderr, "fda-train: --transport zmq needs --keys DIR (written by fda-keys), or --insecure\n");
+    return 2;
+  }
+  mpi_job job{s.rank, s.workers};
+  try {
+    return run(s, job);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fda-train: worker %zu: %s\n", s.rank, e.what());
+    return 1;
+  }
+#else
+  (void)s;
+  std::fprintf(stderr, "fda-train: --transport zmq: this build has no ZeroMQ (install libzmq3-dev cppzmq-dev and rebuild)\n");
+  return 2;
+#endif
 }
 
 }  // namespace
@@ -547,6 +631,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   s.workers_given = app.count("--workers") > 0;
+  if (s.transport == "zmq") return run_zmq_worker(s);
   if (s.transport == "local") {
     mpi_job local;
     try {
