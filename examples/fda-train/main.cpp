@@ -163,7 +163,7 @@ void define_options(CLI::App& app, settings& s) {
                  "threads: --intra-op-threads)")
       ->check(CLI::IsMember({"eigen", "torch"}))->capture_default_str();
   app.add_option("--intra-op-threads", s.intra_op_threads, "--backend torch: torch's threads per worker thread "
-                 "(default: cores / workers computing at once, at least 1; 1 under MPI)")
+                 "(default: cores / workers computing at once, at least 1; 1 under MPI and ZeroMQ)")
       ->transform(number<std::size_t>(1, 1024));
   app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
   app.add_option("--policy", s.policy_list, "one or a comma list of: " + fda_train::one_of(policy_names))
@@ -352,7 +352,7 @@ std::string plot_script() {
 
 #ifdef FDA_TRAIN_ZMQ
 /// --transport zmq: joins the hub as worker --rank, with the run's identity (what every
-/// worker must agree on: the model's d and the settings that shape the run).
+/// worker must agree on: the model's d and the settings that shape the run or its collectives).
 void join_hub(const settings& s, mpi_job& job) {
   std::size_t dim = 0;
   if (s.backend == "eigen")
@@ -366,7 +366,9 @@ void join_hub(const settings& s, mpi_job& job) {
       << " every=" << s.every << " local-epochs=" << s.local_epochs << " server-opt=" << s.server_opt << " server-lr="
       << s.server_lr << " trim=" << s.trim << " client-opt=" << s.client_opt << " lr=" << s.lr << " batch=" << s.batch
       << " epochs=" << s.epochs << " partition=" << s.partition << " seed=" << s.seed << " check-every=" << s.check_every
-      << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume;
+      << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume
+      << " checkpoint=" << !s.checkpoint.empty() << " checkpoint-every=" << s.checkpoint_every << " net="
+      << s.net_bandwidth.value_or(0) << "/" << s.net_latency.value_or(0) << "/" << s.net_topology;
   const std::chrono::milliseconds beat(s.heartbeat_ms);
   job.zmq.emplace(fda::zmq_options{.hub = s.hub, .rank = s.rank, .workers = s.workers, .keys = s.keys,
                                    .insecure = s.insecure,
@@ -380,7 +382,7 @@ void join_hub(const settings& s, mpi_job& job) {
 /// only rank 0 prints and writes files.
 int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
-  const bool mpi = s.transport == "mpi" || s.transport == "zmq", root = job.rank == 0;  // (one worker per process)
+  const bool one_worker = s.transport != "local", root = job.rank == 0;  // mpi, zmq: this process runs worker job.rank
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
   const std::size_t all_examples = train.count;
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
@@ -427,7 +429,7 @@ int run(const settings& s, mpi_job& job) {
     largest = std::max(largest, shard.size());
     under_batch += shard.size() < s.batch;
   }
-  if (mpi) {  // the same examples in the same order as shard[rank] of the whole set
+  if (one_worker) {  // the same examples in the same order as shard[rank] of the whole set
     train = fda::data::subset(train, shards[job.rank]);
     std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
   }
@@ -449,7 +451,7 @@ int run(const settings& s, mpi_job& job) {
   std::ostream& csv = s.csv.empty() ? static_cast<std::ostream&>(csv_memory) : csv_file;
 
   std::counting_semaphore<> compute(std::ptrdiff_t(s.threads));
-  fda::local_cluster cluster(mpi ? 1 : s.workers);
+  fda::local_cluster cluster(one_worker ? 1 : s.workers);
 #ifdef FDA_TRAIN_ZMQ
   if (s.transport == "zmq") join_hub(s, job);
 #endif
@@ -502,7 +504,7 @@ int run(const settings& s, mpi_job& job) {
         }
 #endif
 #ifdef FDA_TRAIN_MPI
-        if (mpi) {  // the same callback types on every rank
+        if (s.transport == "mpi") {  // the same callback types on every rank
           worker w = make_worker(job.rank);
           if (!s.simulates_network()) return train_on(*job.comm, w);
           fda::simulated_network net(*job.comm, s.network());
@@ -526,9 +528,9 @@ int run(const settings& s, mpi_job& job) {
 #ifdef FDA_TRAIN_TORCH
     if (s.backend == "torch") {
       // One intra-op thread per worker when the workers computing at once fill the cores
-      // (fda::torch::intra_op_threads_for); one per rank under MPI.
+      // (fda::torch::intra_op_threads_for); one per process under MPI and ZeroMQ.
       const int intra_op = s.intra_op_threads ? int(s.intra_op_threads)
-                           : mpi            ? 1
+                           : one_worker     ? 1
                                             : fda::torch::intra_op_threads_for(std::min(s.threads, s.workers));
       auto make_torch_worker = [&](std::size_t rank) {
         torch::nn::Sequential model = make_torch_model(s.model, s.seed);

@@ -167,10 +167,12 @@ class zmq_comm {
     if (rank() != 0) return all;
     std::size_t at = 0;
     const auto* p = reinterpret_cast<const char*>(reply.payload.data());
-    for (std::size_t r = 0; r < size(); ++r) {
+    const std::size_t total = reply.payload.size();
+    for (std::size_t r = 0; r < size(); ++r) {  // each part: its size (8 bytes), then its bytes
       std::uint64_t n = 0;
-      if (reply.payload.size() - at < 8 || (std::memcpy(&n, p + at, 8), reply.payload.size() - at - 8 < n))
-        throw transport_error("fda::zmq_comm::gather_bytes: the hub's reply is truncated");
+      if (total - at < 8) throw transport_error("fda::zmq_comm::gather_bytes: the hub's reply is truncated");
+      std::memcpy(&n, p + at, 8);
+      if (total - at - 8 < n) throw transport_error("fda::zmq_comm::gather_bytes: the hub's reply is truncated");
       all.emplace_back(p + at + 8, std::size_t(n));
       at += 8 + std::size_t(n);
     }

@@ -299,6 +299,14 @@ inline zmq_hub_report zmq_hub::run() {
   return report_;
 }
 
+namespace detail {
+/// A message's metadata property (libzmq's: Peer-Address, User-Id), or `otherwise`.
+inline std::string zmq_property(zmq::message_t& msg, const char* name, const char* otherwise) {
+  const char* value = zmq_msg_gets(msg.handle(), name);
+  return value ? value : otherwise;
+}
+}  // namespace detail
+
 inline void zmq_hub::on_message(zmq::message_t& id, zmq::message_t& body) {
   const std::string routing_id = id.to_string();
   if (ignored_.count(routing_id)) return;
@@ -306,8 +314,7 @@ inline void zmq_hub::on_message(zmq::message_t& id, zmq::message_t& body) {
   const std::span<const std::byte> bytes(static_cast<const std::byte*>(body.data()), body.size());
   zmq_frame f = decode_frame(bytes, limits_, true);
   const std::optional<std::size_t> r = rank_of(routing_id);
-  const char* peer = body.size() ? body.gets("Peer-Address") : nullptr;
-  const std::string address = peer ? peer : "unknown address";
+  const std::string address = detail::zmq_property(body, "Peer-Address", "unknown address");
   if (!f) {
     ++report_.refused;
     if (r) return lose(*r, "sent a malformed frame: " + f.error);
@@ -316,8 +323,8 @@ inline void zmq_hub::on_message(zmq::message_t& id, zmq::message_t& body) {
     return;
   }
   if (f.header.op == zmq_op::hello) {
-    const char* user = options_.insecure ? nullptr : body.gets("User-Id");
-    return on_hello(routing_id, f, address, user ? user : "", int(body.get(ZMQ_SRCFD)));
+    const std::string user = options_.insecure ? std::string() : detail::zmq_property(body, "User-Id", "");
+    return on_hello(routing_id, f, address, user, zmq_msg_get(body.handle(), ZMQ_SRCFD));
   }
   if (!r) {
     ++report_.refused;
@@ -404,6 +411,9 @@ inline void zmq_hub::on_request(std::size_t r, zmq::message_t&& body, zmq_frame 
     return lose(r, detail::concat("asked for collective #", f.header.seq, " while the run is at #", seq_));
   if (round_[r]) return lose(r, detail::concat("asked twice for collective #", seq_));
   round_[r] = pending{std::move(body), std::move(f)};
+  const zmq::message_t& kept = round_[r]->msg;  // (the payload, pointed to where the message now lives)
+  round_[r]->frame.payload = std::span<const std::byte>(static_cast<const std::byte*>(kept.data()), kept.size())
+                                 .subspan(zmq_header_bytes);
   if (all_arrived()) complete_round();
 }
 
