@@ -69,7 +69,20 @@ struct hub_thread {
     };
     hub.emplace(std::move(o));
     endpoint = hub->endpoint();
-    thread = std::thread([this] { report = hub->run(); });
+    thread = std::thread([this] {
+      report = hub->run();
+      done = true;
+    });
+  }
+  std::atomic<bool> done{false};
+  /// Joins the hub's thread if it ends within `patience`; else stops it first and says false.
+  bool join_within(std::chrono::milliseconds patience) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (!done && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    const bool ended = done;
+    if (!ended) hub->stop();
+    join();
+    return ended;
   }
   ~hub_thread() { join(); }
   void join() {
@@ -312,6 +325,30 @@ TEST_CASE("zmq: after a loss the policy monitors the live workers: K / live scal
   }
   // The negative control: the counters of a run without loss are not these.
   CHECK(whole.monitor_bytes != results[0].monitor_bytes);
+}
+
+TEST_CASE("zmq: a worker lost after the others said goodbye still lets the hub end the run") {
+  const std::size_t k = 3;
+  const fda::testing::problem problem(k, 24);
+  key_dir keys(k);
+  hub_thread hub({.workers = k, .keys = keys.path, .on_worker_loss = fda::zmq_worker_loss::exclude});
+  std::atomic<int> finished{0};
+  const auto errors = on_workers(
+      hub, k, keys.path,
+      [&](fda::zmq_comm& comm) {
+        fda::testing::problem_worker<float> w(problem, comm.rank());
+        (void)fda::train(comm, w, fda::synchronous{}, fda::mean{}, {.max_steps = 5});
+        if (comm.rank() != 2) return void(++finished);
+        while (finished < 2) std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(200ms);          // the others' goodbyes reach the hub first
+        comm.on_local_error("crashed after the run");  // no goodbye from worker 2
+      },
+      24);
+  require_no_errors(errors);
+  INFO(hub.all_log());
+  REQUIRE(hub.join_within(10000ms));
+  CHECK(hub.report.completed);
+  CHECK(hub.report.lost == std::vector<std::size_t>{2});
 }
 
 TEST_CASE("zmq: a worker that fails under fail ends the run everywhere, naming it") {

@@ -121,6 +121,7 @@ class zmq_hub {
   void on_request(std::size_t r, zmq::message_t&& body, zmq_frame f);
   void on_monitor_event();
   void lose_closed();
+  void end_if_done();
   void lose(std::size_t r, const std::string& why);
   void end_run(const std::string& why, std::uint64_t kind = 0);
   void complete_round();
@@ -339,13 +340,7 @@ inline void zmq_hub::on_message(zmq::message_t& id, zmq::message_t& body) {
   switch (f.header.op) {
     case zmq_op::bye:
       m.finished = true;
-      if (live() == 0 || std::all_of(members_.begin(), members_.end(), [](const auto& x) { return x && (x->finished || x->lost); })) {
-        report_.completed = true;
-        over_ = true;
-        say(detail::concat("fda-hub: the run completed: ", report_.collectives, " collectives, ", report_.bytes_received,
-                           " bytes received, ", report_.bytes_sent, " sent"));
-      }
-      return;
+      return end_if_done();
     case zmq_op::abort:
       return lose(*r, "failed: " + frame_text(f));
     case zmq_op::barrier:
@@ -531,6 +526,17 @@ inline void zmq_hub::lose(std::size_t r, const std::string& why) {
   unannounced_.push_back(r);
   report_.lost.push_back(r);
   if (identity_ && all_arrived()) complete_round();
+  end_if_done();  // (the others may have finished already)
+}
+
+/// The run is complete once every worker has said goodbye or is lost.
+inline void zmq_hub::end_if_done() {
+  const bool done = std::all_of(members_.begin(), members_.end(), [](const auto& m) { return m && (m->finished || m->lost); });
+  if (!done || over_) return;
+  report_.completed = true;
+  over_ = true;
+  say(detail::concat("fda-hub: the run completed: ", report_.collectives, " collectives, ", report_.bytes_received,
+                     " bytes received, ", report_.bytes_sent, " sent"));
 }
 
 /// Tells every live worker why the run ends; run() returns.
