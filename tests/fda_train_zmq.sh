@@ -139,7 +139,7 @@ s=0; "$fda_train" "${slow[@]}" -k 1 --transport zmq --hub tcp://127.0.0.1:1 --ra
 echo "a world-readable secret key: refused"
 
 # --- kill -9 of worker 2 of 3 mid-run, under both loss policies
-long=(--model mlp --policy synchronous --epochs 5 --train-subset 20000 --seed 5 --quiet)
+long=(--model mlp --policy synchronous --epochs 3 --train-subset 12000 --seed 5 --quiet)
 for policy in fail exclude; do
   start_hub "kill-$policy" --workers 3 --keys "$dir/keys" --on-worker-loss "$policy"
   start_workers "kill-$policy" 3 "${long[@]}"
