@@ -439,6 +439,11 @@ TEST_CASE("zmq: frames that are not fda's, truncated or oversized are dropped an
   rogue3.connect(hub.endpoint);
   rogue3.send(zmq::buffer(std::string(2 << 20, 'x')));
   std::this_thread::sleep_for(300ms);
+  // A worker of a bigger run (rank 5 of 6) is told why, not left waiting.
+  fda::zmq_options outsider{.hub = hub.endpoint, .rank = 5, .workers = 6, .insecure = true,
+                            .identity = {.dim = 8, .max_part_bytes = 1024}, .heartbeat = 200ms, .timeout = 2000ms,
+                            .join_timeout = 5000ms};
+  CHECK_THROWS_WITH(fda::zmq_comm(outsider), Catch::Contains("refused worker 5") && Catch::Contains("out of range"));
   fda::zmq_options o0{.hub = hub.endpoint, .rank = 0, .workers = k, .insecure = true, .identity = {.dim = 8, .max_part_bytes = 1024},
                       .heartbeat = 200ms, .timeout = 2000ms};
   std::vector<std::string> errors(k);

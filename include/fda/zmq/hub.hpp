@@ -320,6 +320,7 @@ inline void zmq_hub::on_message(zmq::message_t& id, zmq::message_t& body) {
     ++report_.refused;
     if (r) return lose(*r, "sent a malformed frame: " + f.error);
     say("fda-hub: dropped a frame from " + address + " (not an admitted worker): " + f.error);
+    send_frame(routing_id, encode_frame(reply_header(zmq_op::refused), f.error));  // (a worker of another version, K, ...)
     ignored_[routing_id] = true;
     return;
   }
