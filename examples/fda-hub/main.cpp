@@ -53,14 +53,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fda-hub: the coordinator of a federated run over ZeroMQ (CURVE-encrypted and authenticated by default)"};
   settings s;
   define_options(app, s);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "fda-hub: %s\n", e.what());
-    return 2;
-  }
+  if (const auto status = fda_train::parse_or_exit(app, argc, argv, "fda-hub")) return *status;
   if (s.keys.empty() && !s.insecure) {
     std::fprintf(stderr, "fda-hub: --keys DIR is needed (fda-keys DIR --workers K writes it), or --insecure\n");
     return 2;

@@ -79,14 +79,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fda-keys: writes the CURVE key pairs (hub and K workers) of a run over fda's ZeroMQ transport"};
   settings s;
   define_options(app, s);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "fda-keys: %s\n", e.what());
-    return 2;
-  }
+  if (const auto status = fda_train::parse_or_exit(app, argc, argv, "fda-keys")) return *status;
   if (s.dir.empty()) {
     std::fprintf(stderr, "fda-keys: DIR is empty: name the directory to write the keys to\n");
     return 2;

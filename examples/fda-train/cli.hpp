@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// What fda's command-line tools (fda-train, fda-bench) share: the policies by name, comma
+// What fda's command-line tools (fda-train, fda-bench, fda-hub, fda-keys) share: the policies by name, comma
 // lists, and the check of every numeric option.
 #include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -23,6 +25,20 @@ inline std::string one_of(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
   return s;
+}
+
+/// Parses the command line; the status to exit with when the program stops here: 0 after
+/// --help, 2 after a bad value (printed as "<program>: <message>"); nothing to go on.
+inline std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv, const char* program) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  }
+  return std::nullopt;
 }
 
 /// "a,b,c" as {"a", "b", "c"} (empty pieces dropped).

@@ -607,15 +607,8 @@ int main(int argc, char** argv) {
   CLI::App app{"fda-train: federated training on Fashion-MNIST with a comparison of sync policies"};
   settings s;
   define_options(app, s);
-  try {
-    app.parse(argc, argv);
-    s.policies = split_list(s.policy_list);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "fda-train: %s\n", e.what());
-    return 2;
-  }
+  if (const auto status = fda_train::parse_or_exit(app, argc, argv, "fda-train")) return *status;
+  s.policies = split_list(s.policy_list);
   const bool torch_model = s.model == "lenet5" || s.model == "cnn", eigen_model = s.model != "cnn";
   if (s.backend == "torch" ? !torch_model : !eigen_model) {
     std::fprintf(stderr, "fda-train: --model %s is not a model of --backend %s (eigen: softmax, mlp, lenet5; "
