@@ -36,6 +36,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 #include <zmq.hpp>
@@ -158,6 +159,8 @@ class zmq_hub {
   std::uint64_t identity_aux_ = 0, identity_flags_ = 0;
   double identity_part_ = 0.0;
   std::vector<std::optional<member>> members_;
+  std::unordered_map<std::string, std::size_t> ranks_;  // routing id → rank, of the admitted
+  std::size_t admitted_ = 0, lost_count_ = 0, arrived_ = 0;  // arrived_: requests of live workers this round
   std::vector<std::optional<pending>> round_;
   std::vector<std::size_t> unannounced_;  // lost, not yet told to the others
   std::map<std::string, bool> ignored_;    // peers refused: their frames are dropped
@@ -397,6 +400,8 @@ inline void zmq_hub::on_hello(const std::string& id, const zmq_frame& f, const s
                                  " bytes, \"", *identity_, "\")"));
   }
   members_[r] = member{id, address, fd, f.header.step, false, false, {}, std::nullopt};
+  ranks_[id] = r;
+  ++admitted_;
   say(detail::concat("fda-hub: worker ", r, " joined from ", address));
   send_frame(id, encode_frame(reply_header(zmq_op::welcome), std::size_t(0)));
 }
@@ -407,26 +412,20 @@ inline void zmq_hub::on_request(std::size_t r, zmq::message_t&& body, zmq_frame 
     return lose(r, detail::concat("asked for collective #", f.header.seq, " while the run is at #", seq_));
   if (round_[r]) return lose(r, detail::concat("asked twice for collective #", seq_));
   round_[r] = pending{std::move(body), std::move(f)};
+  ++arrived_;
   const zmq::message_t& kept = round_[r]->msg;  // (the payload, pointed to where the message now lives)
   round_[r]->frame.payload = std::span<const std::byte>(static_cast<const std::byte*>(kept.data()), kept.size())
                                  .subspan(zmq_header_bytes);
   if (all_arrived()) complete_round();
 }
 
-inline bool zmq_hub::all_arrived() const {
-  for (std::size_t r = 0; r < members_.size(); ++r)
-    if (!members_[r] || (!members_[r]->lost && !round_[r])) return false;
-  return true;
-}
+inline bool zmq_hub::all_arrived() const { return admitted_ == members_.size() && arrived_ == live(); }
 
-inline std::size_t zmq_hub::live() const {
-  return std::size_t(std::count_if(members_.begin(), members_.end(), [](const auto& m) { return m && !m->lost; }));
-}
+inline std::size_t zmq_hub::live() const { return admitted_ - lost_count_; }
 
 inline std::optional<std::size_t> zmq_hub::rank_of(const std::string& routing_id) const {
-  for (std::size_t r = 0; r < members_.size(); ++r)
-    if (members_[r] && members_[r]->routing_id == routing_id) return r;
-  return std::nullopt;
+  const auto it = ranks_.find(routing_id);
+  return it == ranks_.end() ? std::nullopt : std::optional<std::size_t>(it->second);
 }
 
 inline std::string zmq_hub::who(std::size_t r) const {
@@ -516,13 +515,16 @@ inline void zmq_hub::lose(std::size_t r, const std::string& why) {
   if (options_.on_worker_loss == zmq_worker_loss::fail || r == 0 || live() <= 1) {
     send_to(r, encode_frame(reply_header(zmq_op::abort), "you were dropped from the run: " + why));
     m.lost = true;
+    ++lost_count_;
     return end_run(what + (options_.on_worker_loss == zmq_worker_loss::fail ? " (--on-worker-loss fail)"
                                                                              : r == 0 ? " (rank 0 runs the callbacks: it cannot be excluded)"
                                                                                       : " (no worker is left)"));
   }
   send_to(r, encode_frame(reply_header(zmq_op::abort), "you were excluded from the run: " + why));
   m.lost = true;
+  ++lost_count_;
   m.why = why;
+  if (round_[r]) --arrived_;  // (its request, if any, is dropped)
   round_[r].reset();
   unannounced_.push_back(r);
   report_.lost.push_back(r);
@@ -591,6 +593,7 @@ inline void zmq_hub::complete_round() {
   ++seq_;
   ++report_.collectives;
   for (auto& p : round_) p.reset();
+  arrived_ = 0;
 }
 
 /// Σ_r payload_r over the live workers, in rank order, as the in-process cluster adds.
