@@ -65,6 +65,28 @@
 
 namespace fda {
 
+namespace detail {
+
+/// The MPI datatype of T (float, double, char, ...).
+template <class T>
+MPI_Datatype mpi_datatype() {
+  return boost::mpi::get_mpi_datatype<T>(T{});
+}
+
+/// Fails naming `who` and `what` when n elements do not fit MPI's int counts.
+inline void mpi_require_int(const char* who, const char* what, std::size_t n) {
+  if (n > std::size_t(INT_MAX)) fail(who, what, ": ", n, " elements exceed MPI's int counts (", INT_MAX, ")");
+}
+
+/// Calls f(lo, n) over [0, count) in pieces that fit MPI's int counts.
+template <class F>
+void for_each_int_chunk(std::size_t count, F f) {
+  constexpr std::size_t most = std::size_t(1) << 30;
+  for (std::size_t lo = 0; lo < count; lo += most) f(lo, int(std::min(most, count - lo)));
+}
+
+}  // namespace detail
+
 /// How mpi_comm reduces (see the header comment).
 enum class mpi_reduction {
   ordered,  ///< rank-ordered, bit-identical to the in-process cluster (default)
@@ -271,19 +293,14 @@ class mpi_comm {
  private:
   template <class T>
   static MPI_Datatype datatype() {
-    return boost::mpi::get_mpi_datatype<T>(T{});
+    return detail::mpi_datatype<T>();
   }
 
-  void require_int(const char* what, std::size_t n) const {
-    if (n > std::size_t(INT_MAX))
-      detail::fail("fda::mpi_comm::", what, ": ", n, " elements exceed MPI's int counts (", INT_MAX, ")");
-  }
+  void require_int(const char* what, std::size_t n) const { detail::mpi_require_int("fda::mpi_comm::", what, n); }
 
-  /// Calls f(lo, n) over [0, count) in pieces that fit MPI's int counts.
   template <class F>
   static void for_each_int_chunk(std::size_t count, F f) {
-    constexpr std::size_t most = std::size_t(1) << 30;
-    for (std::size_t lo = 0; lo < count; lo += most) f(lo, int(std::min(most, count - lo)));
+    detail::for_each_int_chunk(count, f);
   }
 
   /// The per-rank {finite, spread} combined in rank order, as the cluster combines them.

@@ -37,6 +37,24 @@
 
 namespace fda {
 
+namespace detail {
+
+/// fda::train's compile-time checks for a factory form: make_worker(rank) makes a worker,
+/// trained over Comm (each check's static_assert names what is wrong).
+template <class Comm, class Factory, class Policy, class Aggregator, class... Callbacks>
+constexpr bool check_factory_arguments() {
+  static_assert(std::is_invocable_v<Factory&, std::size_t>,
+                "fda::train: the worker factory must be callable as make_worker(std::size_t rank)");
+  using W = std::remove_cvref_t<std::invoke_result_t<Factory&, std::size_t>>;
+  static_assert(diagnose_worker<W>(),  // (its own static_assert says what is wrong)
+                "fda::train: the factory's product is not a worker: it needs params() (a view of mutable "
+                "float or double parameters) and step()");
+  static_assert(check_train_arguments<Comm, W, Policy, Aggregator, Callbacks...>());
+  return true;
+}
+
+}  // namespace detail
+
 /// Trains cluster.size() workers made by `make_worker(rank)` under `policy`, syncing with
 /// `aggregator`: each worker is made on its own thread and trained there as by the per-worker
 /// fda::train (<fda/comm/train.hpp>); rank 0's result is returned. Callbacks are stored once, by reference when passed as lvalues, by
@@ -44,13 +62,8 @@ namespace fda {
 template <class Factory, class Policy, class Aggregator, class... Callbacks>
 result train(local_cluster& cluster, Factory make_worker, Policy policy, Aggregator agg, options opt,
              Callbacks&&... callbacks) {
-  static_assert(std::is_invocable_v<Factory&, std::size_t>,
-                "fda::train: the worker factory must be callable as make_worker(std::size_t rank)");
+  static_assert(detail::check_factory_arguments<cluster_comm, Factory, Policy, Aggregator, Callbacks...>());
   using W = std::remove_cvref_t<std::invoke_result_t<Factory&, std::size_t>>;
-  static_assert(detail::diagnose_worker<W>(),  // (its own static_assert says what is wrong)
-                "fda::train: the factory's product is not a worker: it needs params() (a view of mutable "
-                "float or double parameters) and step()");
-  static_assert(detail::check_train_arguments<cluster_comm, W, Policy, Aggregator, Callbacks...>());
   (void)opt.total_steps();  // validates the length before any thread starts
   if constexpr (!std::is_same_v<param_space_t<W>, host_space>)
     if (!opt.checkpoint_path.empty() || opt.resume) throw invalid_argument(detail::device_checkpoint_message());

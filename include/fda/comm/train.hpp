@@ -19,8 +19,14 @@
 namespace fda {
 
 class local_cluster;
+class mpi_cluster;
 
 namespace detail {
+
+/// Transports whose fda::train takes a worker factory rather than a worker
+/// (<fda/train.hpp>, <fda/mpi_cluster.hpp>).
+template <class C>
+constexpr bool takes_factory = std::is_same_v<C, local_cluster> || std::is_same_v<C, mpi_cluster>;
 
 /// This worker's replica of the run's shared state: the transport's, when it shares one
 /// among its workers (communicator_traits::shares_replica), else `own`, built here. A
@@ -119,7 +125,7 @@ result train_rank(Comm& comm, W& w, const Policy& policy, const Aggregator& agg,
 /// average) is raised on every worker alike. Any other error leaves this worker alone; a
 /// transport with on_local_error (MPI) may then end the job, since the others would wait.
 template <class Comm, class W, class Policy, class Aggregator, class... Callbacks>
-  requires(!std::is_same_v<Comm, local_cluster>)  // (which has its factory form, <fda/train.hpp>)
+  requires(!detail::takes_factory<Comm>)  // (the clusters have their factory form)
 result train(Comm& comm, W& w, Policy policy, Aggregator agg, options opt, Callbacks&&... callbacks) {
   static_assert(detail::check_train_arguments<Comm, W, Policy, Aggregator, Callbacks...>());
   return detail::train_rank(comm, w, policy, agg, opt, detail::result_for::every_worker,
