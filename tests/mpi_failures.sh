@@ -26,4 +26,6 @@ run() {  # mode, expected text, expected count of that text (0: at least one)
 run sizes "has 101 parameters but worker 0 has 100" "$np"
 run throw "failed, aborting the MPI job: worker's step failed on purpose" 1
 run exit "exit" 0
+run cluster-sizes "has 101 parameters but worker 0 has 100" "$np"
+run cluster-throw "of $((np * 3)) (MPI rank $((np - 1))) failed, aborting the MPI job: worker's step failed on purpose" 1
 exit $status

@@ -33,8 +33,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <cmath>
 #include <exception>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <string>
@@ -450,13 +453,20 @@ inline std::vector<std::uint64_t> mpi_cluster_comm::bytes_sent_per_rank() {
 }
 
 inline void mpi_cluster_comm::on_local_error(const char* what) {
-  try {
-    throw;  // (called while an exception is being handled: which one?)
-  } catch (const detail::cluster_aborted&) {
-    return;  // another worker of this rank failed first, and its error is reported
-  } catch (...) {
+  if (const std::exception_ptr current = std::current_exception()) {  // (fda::train calls it from a handler)
+    try {
+      std::rethrow_exception(current);
+    } catch (const detail::cluster_aborted&) {
+      return;  // another worker of this rank failed first, and its error is the one reported
+    } catch (...) {
+    }
   }
-  cluster_->outer_.on_local_error(what);
+  if (!cluster_->outer_.options().abort_on_local_error) return;
+  std::fprintf(stderr, "fda: worker %zu of %zu (MPI rank %zu) failed, aborting the MPI job: %s\n", rank(), size(),
+               cluster_->process(), what);
+  std::fflush(stderr);
+  MPI_Abort(cluster_->world(), 1);
+  std::terminate();  // MPI_Abort does not return
 }
 
 /// Trains cluster.size() workers, this rank's made by `make_worker(rank)` on its own thread
