@@ -19,10 +19,20 @@
 /// by one thread), so results are bit-identical whatever the thread scheduling. K may
 /// exceed the number of cores: threads block, they never spin.
 ///
+/// A worker pool (cluster_options::threads = T < K): the K workers run as fibers on T OS
+/// threads, thread t holding the workers share_of(K, T, t), each worker on its own stack. A
+/// worker waiting at a barrier hands its thread to the next worker of that thread; the last
+/// of them to arrive waits for the other threads. Results are bit-identical to one thread
+/// per worker (the collectives are the same code), and a barrier costs T thread wake-ups
+/// instead of K: the way to run hundreds or thousands of workers on a few cores. Workers
+/// of one thread run one at a time, so a worker must not block on another worker outside
+/// the cluster's collectives, nor call a collective inside a catch handler.
+///
 /// If a worker throws, the cluster is aborted: every other thread leaves its next (or
 /// current) collective with an internal exception, all threads are joined, and run()
 /// rethrows the first exception on the caller's thread.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstddef>
@@ -37,6 +47,7 @@
 #include <vector>
 
 #include "../detail/average_share.hpp"
+#include "../detail/fiber.hpp"
 #include "../detail/traverse.hpp"
 #include "../error.hpp"
 #include "../params.hpp"
@@ -83,7 +94,24 @@ class abortable_barrier {
   bool aborted_ = false;
 };
 
+/// The workers of one OS thread of a worker pool: the fibers' barrier before the threads'.
+struct fiber_group {
+  std::size_t size = 0;        // workers on this thread
+  std::size_t waiting = 0;     // of them at the current barrier
+  std::size_t generation = 0;  // barriers completed
+};
+
 }  // namespace detail
+
+/// How fda::local_cluster runs its workers.
+struct cluster_options {
+  /// OS threads that run the K workers: 0 (the default) or K and more, one thread per
+  /// worker; fewer, a worker pool: each thread runs its share of the workers as fibers.
+  std::size_t threads = 0;
+  /// The stack of each worker of a pool (a fiber): mapped, not committed; pages count only
+  /// once touched. 1 MiB by default (Eigen may put up to 128 KiB of temporaries on it).
+  std::size_t stack_bytes = std::size_t(1) << 20;
+};
 
 class local_cluster;
 
@@ -162,20 +190,30 @@ class cluster_comm {
 
  private:
   friend class local_cluster;
-  cluster_comm(local_cluster& c, std::size_t rank) : cluster_(&c), rank_(rank) {}
+  cluster_comm(local_cluster& c, std::size_t rank, detail::fiber_group* group)
+      : cluster_(&c), rank_(rank), group_(group) {}
   /// average()'s first half: checks this worker's sizes and weight, publishes its view and
   /// weight, waits for all, and returns every worker's weight (their sum must be > 0).
   std::vector<double> publish_for_average(const void* view, std::size_t mine, std::size_t out, double weight);
   local_cluster* cluster_;
   std::size_t rank_;
+  detail::fiber_group* group_;  // the workers of this thread (a pool), else nullptr
 };
 
 /// K workers as threads of this process; run(f) calls f(cluster_comm&) on each.
 class local_cluster {
  public:
-  /// A cluster of `workers` (K ≥ 1) threads.
-  explicit local_cluster(std::size_t workers) : workers_(workers) {
+  /// A cluster of `workers` (K ≥ 1) workers, one thread each unless options.threads says
+  /// fewer (a worker pool of fibers, where the platform has them: FDA_HAS_FIBERS).
+  explicit local_cluster(std::size_t workers, cluster_options options = {})
+      : workers_(workers), threads_(options.threads == 0 ? workers : std::min(options.threads, workers)),
+        stack_bytes_(options.stack_bytes) {
     if (workers == 0) detail::fail("fda::local_cluster: workers = 0 is invalid: it needs at least one");
+    if (threads_ < workers_ && !FDA_HAS_FIBERS)
+      detail::fail("fda::local_cluster: threads = ", threads_, " for ", workers_, " workers needs fibers (ucontext), "
+                   "which this platform lacks: leave threads at 0 (one thread per worker)");
+    if (threads_ < workers_ && stack_bytes_ < 16384)
+      detail::fail("fda::local_cluster: stack_bytes = ", stack_bytes_, " is too small for a worker (at least 16384)");
     slots_.resize(workers);
   }
   local_cluster(const local_cluster&) = delete;
@@ -183,29 +221,24 @@ class local_cluster {
 
   /// K.
   std::size_t size() const noexcept { return workers_; }
+  /// The OS threads that run the workers (K, or fewer for a worker pool).
+  std::size_t threads() const noexcept { return threads_; }
 
   /// Calls f(cluster_comm&) on K threads; returns when all are done; rethrows the first
   /// exception any of them threw. A cluster runs one job at a time.
   template <class F>
   void run(F f) {
-    barrier_ = std::make_unique<detail::abortable_barrier>(workers_);
+    barrier_ = std::make_unique<detail::abortable_barrier>(threads_);
     first_error_ = nullptr;
+    aborted_ = false;
     std::vector<std::thread> threads;
-    threads.reserve(workers_);
-    for (std::size_t r = 0; r < workers_; ++r)
-      threads.emplace_back([this, r, &f] {
-        cluster_comm comm(*this, r);
-        try {
-          f(comm);
-        } catch (const detail::cluster_aborted&) {
-          // another worker failed first; its exception is the one reported
-        } catch (...) {
-          {
-            std::lock_guard lock(error_mutex_);
-            if (!first_error_) first_error_ = std::current_exception();
-          }
-          barrier_->abort();
-        }
+    threads.reserve(threads_);
+    for (std::size_t t = 0; t < threads_; ++t)
+      threads.emplace_back([this, t, &f] {
+        if (threads_ == workers_)
+          run_worker(f, t, nullptr);
+        else
+          run_pool_thread(f, t);
       });
     for (auto& t : threads) t.join();
     replica_.reset();
@@ -214,6 +247,61 @@ class local_cluster {
 
  private:
   friend class cluster_comm;
+
+  /// Worker r's f(comm); its error (the first of the run) aborts the cluster.
+  template <class F>
+  void run_worker(F& f, std::size_t r, detail::fiber_group* group) {
+    cluster_comm comm(*this, r, group);
+    try {
+      f(comm);
+    } catch (const detail::cluster_aborted&) {
+      // another worker failed first; its exception is the one reported
+    } catch (...) {
+      abort(std::current_exception());
+    }
+  }
+
+  void abort(std::exception_ptr error) {
+    {
+      std::lock_guard lock(error_mutex_);
+      if (!first_error_) first_error_ = std::move(error);
+    }
+    aborted_ = true;
+    barrier_->abort();
+  }
+
+  /// OS thread t of a worker pool: its workers as fibers, resumed in rank order until all
+  /// have finished (each runs to its next barrier, where it hands the thread on).
+  template <class F>
+  void run_pool_thread(F& f, std::size_t t) {
+#if FDA_HAS_FIBERS
+    const auto [first, last] = share_of(workers_, threads_, t);
+    detail::fiber_group group{.size = last - first};
+    std::vector<std::unique_ptr<detail::fiber>> fibers;
+    try {
+      for (std::size_t r = first; r < last; ++r)
+        fibers.push_back(std::make_unique<detail::fiber>([this, &f, r, &group] { run_worker(f, r, &group); },
+                                                         stack_bytes_));
+    } catch (...) {  // (a stack that cannot be mapped: nothing has started on this thread)
+      abort(std::current_exception());
+      return;
+    }
+    for (std::size_t unfinished = fibers.size(); unfinished > 0;) {
+      unfinished = 0;
+      std::size_t done = 0;
+      for (auto& fb : fibers) {
+        if (!fb->finished()) fb->resume();
+        fb->finished() ? ++done : ++unfinished;
+      }
+      if (unfinished > 0 && done > 0 && group.waiting + done == group.size && !aborted_)
+        abort(std::make_exception_ptr(invalid_argument(
+            "fda::local_cluster: a worker returned while others of its thread wait at a barrier: every worker "
+            "must call the same collectives")));
+    }
+#else
+    (void)f, (void)t;
+#endif
+  }
 
   /// What a rank publishes for a collective.
   struct slot {
@@ -227,6 +315,9 @@ class local_cluster {
   };
 
   std::size_t workers_;
+  std::size_t threads_;
+  std::size_t stack_bytes_;
+  std::atomic<bool> aborted_ = false;
   std::unique_ptr<detail::abortable_barrier> barrier_;
   std::vector<slot> slots_;
   std::vector<double> reduced_;
@@ -239,7 +330,26 @@ class local_cluster {
 
 inline std::size_t cluster_comm::size() const noexcept { return cluster_->workers_; }
 
-inline void cluster_comm::barrier() { cluster_->barrier_->arrive_and_wait(); }
+inline void cluster_comm::barrier() {
+  if (!group_) return cluster_->barrier_->arrive_and_wait();
+#if FDA_HAS_FIBERS
+  // A pool: the workers of this thread first (each hands the thread to the next), then the
+  // last of them for all with the other threads.
+  auto& g = *group_;
+  if (cluster_->aborted_) throw detail::cluster_aborted{};
+  const std::size_t generation = g.generation;
+  if (++g.waiting < g.size) {
+    do {
+      detail::fiber::current()->suspend();
+      if (cluster_->aborted_) throw detail::cluster_aborted{};
+    } while (g.generation == generation);
+    return;
+  }
+  g.waiting = 0;
+  cluster_->barrier_->arrive_and_wait();
+  ++g.generation;
+#endif
+}
 
 template <class F>
 bool cluster_comm::root_says(F&& f) {
