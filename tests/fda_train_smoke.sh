@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
   --policy synchronous,periodic,fedavg,naive,linear,sketch,exact,max-drift --theta 0.05 \
   --csv "$dir/smoke.csv" --json "$dir/smoke.json" > "$dir/table.txt"
 
-header='policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,test_accuracy,train_loss,wall_seconds'
+header='policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,test_accuracy,train_loss,wall_seconds,seed,theta_configured,network_seconds'
 [ "$(head -n 1 "$dir/smoke.csv")" = "$header" ] || fail "CSV header is '$(head -n 1 "$dir/smoke.csv")'"
 rows=$(($(wc -l < "$dir/smoke.csv") - 1))
 [ "$rows" -eq 16 ] || fail "expected 16 rows (8 policies x 2 epochs), got $rows"
@@ -23,6 +23,7 @@ awk -F, 'NR > 1 {
   if ($1 == p && ($5 < s || $6 < y || $7 < m || $8 < b || $9 < t)) { print "decreasing counter in row " NR; bad = 1 }
   if ($9 != $7 + $8) { print "total_bytes != monitor + sync in row " NR; bad = 1 }
   if ($10 < 0 || $10 > 1) { print "accuracy out of range in row " NR; bad = 1 }
+  if ($13 != 1 || $14 != ($2 == "" ? "" : "0.05") || $15 != 0) { print "seed, theta_configured or network_seconds in row " NR; bad = 1 }
   p = $1; s = $5; y = $6; m = $7; b = $8; t = $9
 } END { exit bad }' "$dir/smoke.csv" || fail "counters"
 grep -q '"policy":"sketch"' "$dir/smoke.json" || fail "JSON summary lacks sketch"

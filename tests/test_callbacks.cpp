@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <fda/callbacks.hpp>
+#include <fda/comm/simulated_network.hpp>
+#include <fda/fda.hpp>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -14,6 +16,8 @@
 #include <string_view>
 #include <tuple>
 #include <vector>
+
+#include "least_squares.hpp"
 
 namespace {
 
@@ -237,17 +241,32 @@ TEST_CASE("csv_logger: one row per epoch, exact text") {
                             .theta = qnan,
                             .wall_seconds = 2.5,
                             .averaged_model = {},
-                            .metrics = {{"test_accuracy", 0.875}}};
+                            .metrics = {{"test_accuracy", 0.875}},
+                            .network_seconds = 0.125};
   log.on_epoch(e1);
   log.on_epoch(e2);
   CHECK(out.str() ==
         "policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,"
-        "test_accuracy,train_loss,wall_seconds\n"
-        "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25\n"
-        "linear_fda,,4,2,200,5,1600,160000,161600,0.875,,2.5\n");
+        "test_accuracy,train_loss,wall_seconds,seed,theta_configured,network_seconds\n"
+        "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25,,,0\n"
+        "linear_fda,,4,2,200,5,1600,160000,161600,0.875,,2.5,,,0.125\n");
   CHECK(fda::csv_logger::header() ==
         "policy,theta,workers,epoch,steps,syncs,monitor_bytes,sync_bytes,total_bytes,"
-        "test_accuracy,train_loss,wall_seconds");
+        "test_accuracy,train_loss,wall_seconds,seed,theta_configured,network_seconds");
+
+  SECTION("the run's seed and configured theta in every row") {
+    std::ostringstream swept;
+    fda::csv_logger s(swept, "linear_fda", 4, true, {.seed = 18446744073709551615u, .theta_configured = "adaptive"});
+    s.on_epoch(e1);
+    s.on_epoch(e2);
+    CHECK(swept.str() == fda::csv_logger::header() + "\n" +
+                             "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25,18446744073709551615,adaptive,0\n"
+                             "linear_fda,,4,2,200,5,1600,160000,161600,0.875,,2.5,18446744073709551615,adaptive,0.125\n");
+    std::ostringstream zero;
+    fda::csv_logger z(zero, "linear_fda", 4, false, {.seed = 0, .theta_configured = "0.5,x"});
+    z.on_epoch(e1);
+    CHECK(zero.str() == "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25,0,\"0.5,x\",0\n");
+  }
 
   SECTION("no header when appending; RFC 4180 quoting of the policy") {
     std::ostringstream quoted;
@@ -255,7 +274,7 @@ TEST_CASE("csv_logger: one row per epoch, exact text") {
     CHECK(quoted.str().empty());
     q.on_epoch(e2);
     CHECK(quoted.str() ==
-          "\"sketch_fda(d=5,w=250) \"\"big\"\"\",,2,2,200,5,1600,160000,161600,0.875,,2.5\n");
+          "\"sketch_fda(d=5,w=250) \"\"big\"\"\",,2,2,200,5,1600,160000,161600,0.875,,2.5,,,0.125\n");
   }
   SECTION("a locale that groups digits changes nothing") {
     std::ostringstream grouped;
@@ -265,7 +284,7 @@ TEST_CASE("csv_logger: one row per epoch, exact text") {
     grouped.str({});
     fda::csv_logger g(grouped, "linear_fda", 4, false);
     g.on_epoch(e1);
-    CHECK(grouped.str() == "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25\n");
+    CHECK(grouped.str() == "linear_fda,0.5,4,1,100,3,800,96000,96800,0.75,0.1,1.25,,,0\n");
   }
   SECTION("a run with no epoch leaves a header-only file") {
     std::ostringstream empty;
@@ -349,7 +368,8 @@ TEST_CASE("stop_at_target") {
                            .theta = 0.5,
                            .wall_seconds = 4.5,
                            .averaged_model = {},
-                           .metrics = {}};
+                           .metrics = {},
+                           .network_seconds = 0.75};
 
   SECTION("higher is better: stops at value >= target, records the first time") {
     fda::stop_at_target stop{.target = 0.8};
@@ -366,6 +386,7 @@ TEST_CASE("stop_at_target") {
     CHECK(stop.reached->sync_bytes == 56000);
     CHECK(stop.reached->total_bytes == 58400);
     CHECK(stop.reached->wall_seconds == 4.5);
+    CHECK(stop.reached->network_seconds == 0.75);
     CHECK(stop.reached->value == 0.8);
     e.epoch = 4;
     e.metrics["test_accuracy"] = 0.9;
@@ -456,7 +477,7 @@ TEST_CASE("call_hooks: evaluator, then stopper, then logger, on one epoch") {
   CHECK(fda::detail::call_hooks(fda::detail::on_epoch_hook{}, callbacks, e));
   REQUIRE(std::get<1>(callbacks).reached);
   CHECK(std::get<1>(callbacks).reached->value == 0.9);
-  CHECK(csv.str() == "naive_fda,0.25,2,1,50,1,400,16,416,0.9,,0.5\n");
+  CHECK(csv.str() == "naive_fda,0.25,2,1,50,1,400,16,416,0.9,,0.5,,,0\n");
 
   SECTION("on_step and on_end reach the callbacks that have them") {
     std::ostringstream bar_out, json_out;
@@ -532,4 +553,62 @@ TEST_CASE("check_callbacks accepts every callback of the library, for float and 
   STATIC_REQUIRE(fda::detail::check_callbacks<float, library>());
   STATIC_REQUIRE(fda::detail::check_callbacks<double, library_d>());
   STATIC_REQUIRE(fda::detail::check_callbacks<float, std::tuple<>>());
+}
+
+namespace {
+
+/// The network_seconds column (the last) of each row of a csv_logger's output, header skipped.
+std::vector<double> network_column(const std::string& csv) {
+  std::vector<double> out;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) out.push_back(std::stod(line.substr(line.rfind(',') + 1)));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("epoch_info::network_seconds: the simulated time so far on fda::simulated_network, else 0") {
+  const fda_test::least_squares problem(12, 4, 30, 0.5, 7, 0.0, 0.3, 0.2);
+  const fda::options opt{.max_steps = 60, .steps_per_epoch = 10};
+  struct epoch_metric {  // metrics["epoch"] = the epoch, for stop_at_target to watch
+    void on_epoch(fda::epoch_info<double>& e) const { e.metrics["epoch"] = double(e.epoch); }
+  };
+  // The CSV of a synchronous run, every worker's transport wrapped in a simulated network or not.
+  const auto run = [&](bool simulated, fda::stop_at_target& stop) {
+    std::ostringstream out;
+    fda::csv_logger log(out, "synchronous", problem.workers, true, {.seed = 7, .theta_configured = {}});
+    fda::local_cluster cluster(problem.workers);
+    cluster.run([&](fda::cluster_comm& c) {
+      fda_test::ls_worker w{&problem, c.rank(), 0.03, 0.005};
+      if (!simulated) return void(fda::train(c, w, fda::synchronous{}, fda::mean{}, opt, epoch_metric{}, log, stop));
+      fda::simulated_network net(c, {.bandwidth = 1e8, .latency = 0.005});
+      const fda::result r = fda::train(net, w, fda::synchronous{}, fda::mean{}, opt, epoch_metric{}, log, stop);
+      if (c.rank() == 0) CHECK(r.network_seconds == net.network_seconds());
+    });
+    return out.str();
+  };
+  fda::stop_at_target never{.metric = "epoch", .target = 100};
+  const std::string plain = run(false, never), simulated = run(true, never);
+  const std::vector<double> p = network_column(plain), s = network_column(simulated);
+  REQUIRE(p.size() == 6);
+  REQUIRE(s.size() == 6);
+  for (double t : p) CHECK(t == 0.0);
+  CHECK(s.front() > 0.0);
+  for (std::size_t i = 1; i < s.size(); ++i) CHECK(s[i] > s[i - 1]);  // a sync every step: strictly more
+  CHECK(plain.find(",7,,0\n") != std::string::npos);                 // seed 7, no configured theta
+  CHECK_FALSE(never.reached);
+
+  SECTION("stop_at_target records the simulated time to the target") {
+    fda::stop_at_target third{.metric = "epoch", .target = 3};
+    CHECK(network_column(run(true, third)).size() == 3);
+    REQUIRE(third.reached);
+    CHECK(third.reached->epoch == 3);
+    CHECK(third.reached->network_seconds == s[2]);
+    fda::stop_at_target plain_third{.metric = "epoch", .target = 3};
+    run(false, plain_third);
+    REQUIRE(plain_third.reached);
+    CHECK(plain_third.reached->network_seconds == 0.0);
+  }
 }

@@ -4,6 +4,7 @@
 // lists, and the check of every numeric option.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -51,6 +52,34 @@ inline std::vector<std::string> split_list(const std::string& text) {
     from = comma + 1;
   }
   return out;
+}
+
+/// A check of a comma list ("0.5,2,adaptive"): every entry must pass `one` (which may
+/// rewrite it, as number() does), the list must name at least one `what` and no entry
+/// twice; the text is rewritten to the checked entries joined by commas.
+inline CLI::Validator list_of(const CLI::Validator& one, const std::string& what) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        std::vector<std::string> entries;
+        std::string joined;
+        for (std::string entry : split_list(text)) {
+          if (std::string error = one(entry); !error.empty()) return error;
+          if (std::find(entries.begin(), entries.end(), entry) != entries.end())
+            return "'" + entry + "' is given twice";
+          joined += (entries.empty() ? "" : ",") + entry;
+          entries.push_back(entry);
+        }
+        if (entries.empty()) return "names no " + what;
+        text = joined;
+        return {};
+      },
+      one.get_description() + "[,...]");
+}
+
+/// True when the policy named `name` (one of policy_names) has a threshold Θ: the FDA
+/// policies and max-drift; synchronous, periodic and fedavg have none.
+inline bool takes_theta(const std::string& name) {
+  return name != "synchronous" && name != "periodic" && name != "fedavg";
 }
 
 /// How the policies named on a command line are configured.

@@ -49,7 +49,8 @@ struct settings {
   std::size_t workers = 8;
   std::string policy_list = "linear";  ///< --policy as given (the last one, if given twice)
   std::vector<std::string> policies;  ///< policy_list split at its commas
-  std::string theta = "adaptive";
+  std::string theta = "adaptive";     ///< --theta as given: one or a comma list of thresholds
+  std::vector<std::string> thetas;    ///< theta split at its commas
   std::size_t every = 10;
   std::size_t local_epochs = 1;
   std::string server_opt = "mean";
@@ -61,6 +62,8 @@ struct settings {
   std::optional<double> target;
   std::string partition = "iid";
   std::uint64_t seed = 1;
+  std::string seed_list;              ///< --seeds as given (checked: whole numbers, none twice)
+  std::vector<std::uint64_t> seeds;   ///< the seeds to run: --seeds, else --seed
   std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t train_subset = 0;
   std::size_t check_every = 1;
@@ -99,27 +102,29 @@ struct mpi_job {
 #endif
 };
 
-/// What one policy's run produced, for the table and the JSON summary.
+/// What one run (a policy, with one Θ and one seed) produced, for the table and the JSON summary.
 struct outcome {
-  std::string policy;
-  double theta;
-  fda::result result;
+  std::string policy = {};            ///< the label: the policy's name, "+server-opt" unless mean
+  std::string theta_configured = {};  ///< --theta's entry for this run; "" for a policy without Θ
+  std::uint64_t seed = 1;
+  fda::result result = {};
   double test_accuracy = 0;
-  std::optional<fda::stop_at_target::reached_at> reached;
+  std::optional<fda::stop_at_target::reached_at> reached = {};
 };
 
-fda::threshold parse_theta(const std::string& text) { return fda::parse_threshold(text); }
-
-/// Calls f with the policy named `name`, configured from the settings.
+/// Calls f with the policy named `name`, configured from the settings of one run (one Θ).
 template <class F>
 auto with_policy(const std::string& name, const settings& s, F f) {
-  return fda_train::with_policy(name, {parse_theta(s.theta), s.every, s.local_epochs}, f);
+  return fda_train::with_policy(name, {fda::parse_threshold(s.theta), s.every, s.local_epochs}, f);
 }
 
-std::string theta_label(const std::string& label, const settings& s) {
-  const std::string policy = label.substr(0, label.find('+'));
-  if (policy == "synchronous" || policy == "periodic" || policy == "fedavg") return "";
-  return s.theta;
+/// A run's name where the policy's label alone is ambiguous (several Θ or seeds): "linear
+/// theta=0.5 seed=2"; the label itself otherwise.
+std::string run_name(const outcome& o, const settings& s) {
+  std::string name = o.policy;
+  if (s.thetas.size() > 1 && !o.theta_configured.empty()) name += " theta=" + o.theta_configured;
+  if (s.seeds.size() > 1) name += " seed=" + std::to_string(o.seed);
+  return name;
 }
 
 /// A number followed by one of `units` (suffix → factor; "" for none), rewritten to the
@@ -178,17 +183,19 @@ void define_options(CLI::App& app, settings& s) {
           },
           "POLICY[,POLICY...]"))
       ->capture_default_str();
-  app.add_option("--theta", s.theta, "variance threshold: a number >= 0, or 'adaptive'")
-      ->check(CLI::Validator(
-          [](std::string& v) -> std::string {
-            try {
-              fda::parse_threshold(v);  // the fuzzed parser (fuzz/cli.cpp)
-              return {};
-            } catch (const fda::invalid_argument&) {
-              return "must be a finite number >= 0 or 'adaptive', not '" + v + "'";
-            }
-          },
-          "NUMBER|adaptive"))->capture_default_str();
+  const CLI::Validator threshold(
+      [](std::string& v) -> std::string {
+        try {
+          fda::parse_threshold(v);  // the fuzzed parser (fuzz/cli.cpp)
+          return {};
+        } catch (const fda::invalid_argument&) {
+          return "must be a finite number >= 0 or 'adaptive', not '" + v + "'";
+        }
+      },
+      "NUMBER|adaptive");
+  app.add_option("--theta", s.theta, "variance threshold of the FDA policies and max-drift: a number >= 0, or "
+                 "'adaptive'; a comma list runs each such policy once per value (a sweep)")
+      ->check(fda_train::list_of(threshold, "threshold"))->capture_default_str();
   app.add_option("--every", s.every, "periodic: local steps per round")->transform(positive)->capture_default_str();
   app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->transform(positive)->capture_default_str();
   app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi | median | trimmed-mean")
@@ -216,6 +223,8 @@ void define_options(CLI::App& app, settings& s) {
           "SCHEME"))->capture_default_str();
   app.add_option("--seed", s.seed, "seed of the split, the initial model and the batches")
       ->transform(number<std::uint64_t>(0))->capture_default_str();
+  app.add_option("--seeds", s.seed_list, "a comma list of seeds: every run is repeated for each (instead of --seed)")
+      ->transform(fda_train::list_of(number<std::uint64_t>(0), "seed").description("UINT[,UINT...]"));
   app.add_option("--threads", s.threads, "workers computing at once (default: the cores)")->transform(number<count>(1, 4096))->capture_default_str();
   app.add_option("--check-every", s.check_every, "monitoring cadence: check every m local steps")->transform(positive)->capture_default_str();
   app.add_option("--train-subset", s.train_subset, "use only the first N training examples (smoke tests); 0: all")->transform(non_negative);
@@ -223,7 +232,8 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--json", s.json, "write a summary per policy");
   app.add_option("--plot", s.plot, "write accuracy vs bytes and vs steps (PNG)");
   app.add_flag("--quiet,-q", s.quiet, "no progress bar");
-  app.add_option("--checkpoint", s.checkpoint, "save the run to FILE at the end (and every --checkpoint-every steps); with several policies, FILE.<policy>");
+  app.add_option("--checkpoint", s.checkpoint, "save the run to FILE at the end (and every --checkpoint-every steps); "
+                 "with several runs, FILE.<policy>[.theta-<theta>][.seed-<seed>]");
   app.add_option("--checkpoint-every", s.checkpoint_every, "also save every N steps")->transform(non_negative);
   app.add_flag("--resume", s.resume, "continue from --checkpoint FILE (same data, model, K, seed); --epochs is the total");
   app.add_option("--transport", s.transport, "local: K workers as threads of this process | mpi: one worker per rank, "
@@ -256,14 +266,18 @@ void define_options(CLI::App& app, settings& s) {
 /// Human-readable bytes for the table.
 std::string bytes(std::uint64_t b) { return fda::human_bytes(b); }
 
+/// The final table: one row per run; a seed column when several seeds were run.
 void print_table(const std::vector<outcome>& runs, const settings& s) {
-  std::printf("\n%-12s %-9s %8s %7s %10s %10s %10s %9s %9s", "policy", "theta", "steps", "syncs",
-              "monitor", "sync", "total", "test acc", "wall s");
+  const bool seeds = s.seeds.size() > 1;
+  std::printf("\n%-12s %-9s", "policy", "theta");
+  if (seeds) std::printf(" %6s", "seed");
+  std::printf(" %8s %7s %10s %10s %10s %9s %9s", "steps", "syncs", "monitor", "sync", "total", "test acc", "wall s");
   if (s.target) std::printf("  %s", ("bytes to " + std::to_string(*s.target).substr(0, 4)).c_str());
   std::printf("\n");
   for (const auto& r : runs) {
-    std::printf("%-12s %-9s %8zu %7zu %10s %10s %10s %9.4f %9.1f", r.policy.c_str(),
-                theta_label(r.policy, s).c_str(), r.result.steps, r.result.syncs,
+    std::printf("%-12s %-9s", r.policy.c_str(), r.theta_configured.c_str());
+    if (seeds) std::printf(" %6s", std::to_string(r.seed).c_str());
+    std::printf(" %8zu %7zu %10s %10s %10s %9.4f %9.1f", r.result.steps, r.result.syncs,
                 bytes(r.result.monitor_bytes).c_str(), bytes(r.result.sync_bytes).c_str(),
                 bytes(r.result.total_bytes()).c_str(), r.test_accuracy, r.result.wall_seconds);
     if (s.target) std::printf("  %s", r.reached ? bytes(r.reached->total_bytes).c_str() : "never");
@@ -275,13 +289,13 @@ void print_table(const std::vector<outcome>& runs, const settings& s) {
                                : net.bandwidth >= 1e3 ? std::pair{1e3, "k"} : std::pair{1.0, ""};
   std::printf("\nsimulated network (%g %sbit/s per link, %g ms latency, %s): communication time\n",
               net.bandwidth / scale, prefix, net.latency * 1e3, s.net_topology.c_str());
-  for (const auto& r : runs) std::printf("%-12s %10.2f s\n", r.policy.c_str(), r.result.network_seconds);
+  for (const auto& r : runs) std::printf("%-12s %10.2f s\n", run_name(r, s).c_str(), r.result.network_seconds);
 }
 
 void print_transport_bytes(const std::vector<outcome>& runs, const settings& s) {
   for (const auto& r : runs) {
     if (r.result.bytes_sent_per_rank.empty()) continue;
-    std::printf("%-12s bytes each rank sent %s (measured, not the cost model):", r.policy.c_str(),
+    std::printf("%-12s bytes each rank sent %s (measured, not the cost model):", run_name(r, s).c_str(),
                 s.transport == "zmq" ? "to the hub, frame headers included" : "through MPI");
     for (auto b : r.result.bytes_sent_per_rank) std::printf(" %s", bytes(b).c_str());
     std::printf("\n");
@@ -289,11 +303,12 @@ void print_transport_bytes(const std::vector<outcome>& runs, const settings& s) 
 }
 
 /// What each run decided on its own (fda::result::notes) and the workers it left out.
-void print_notes(const std::vector<outcome>& runs) {
+void print_notes(const std::vector<outcome>& runs, const settings& s) {
   for (const auto& r : runs) {
-    for (const auto& note : r.result.notes) std::printf("%-12s note: %s\n", r.policy.c_str(), note.c_str());
+    const std::string name = run_name(r, s);
+    for (const auto& note : r.result.notes) std::printf("%-12s note: %s\n", name.c_str(), note.c_str());
     if (!r.result.faults.empty())
-      std::printf("%-12s %zu faulty worker states or models left out; the first: %s\n", r.policy.c_str(),
+      std::printf("%-12s %zu faulty worker states or models left out; the first: %s\n", name.c_str(),
                   r.result.faults.size(), r.result.faults.front().message.c_str());
   }
 }
@@ -314,7 +329,7 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     out << (i ? "," : "") << "{\"policy\":" << json_string(r.policy)
-        << ",\"theta\":" << json_string(theta_label(r.policy, s)) << ",\"final_theta\":" << json_number(r.result.final_theta)
+        << ",\"theta\":" << json_string(r.theta_configured) << ",\"final_theta\":" << json_number(r.result.final_theta)
         << ",\"steps\":" << r.result.steps << ",\"syncs\":" << r.result.syncs
         << ",\"monitor_bytes\":" << r.result.monitor_bytes << ",\"sync_bytes\":" << r.result.sync_bytes
         << ",\"total_bytes\":" << r.result.total_bytes() << ",\"test_accuracy\":" << json_number(r.test_accuracy)
@@ -332,7 +347,8 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
           << ",\"sync_bytes\":" << r.reached->sync_bytes << "}";
     else
       out << "null";
-    out << "}";
+    out << ",\"seed\":" << r.seed
+        << ",\"theta_configured\":" << (r.theta_configured.empty() ? "null" : json_string(r.theta_configured)) << "}";
   }
   out << "]}\n";
 }
@@ -365,8 +381,8 @@ void join_hub(const settings& s, mpi_job& job) {
   run << "fda-train model=" << s.model << " backend=" << s.backend << " policy=" << s.policy_list << " theta=" << s.theta
       << " every=" << s.every << " local-epochs=" << s.local_epochs << " server-opt=" << s.server_opt << " server-lr="
       << s.server_lr << " trim=" << s.trim << " client-opt=" << s.client_opt << " lr=" << s.lr << " batch=" << s.batch
-      << " epochs=" << s.epochs << " partition=" << s.partition << " seed=" << s.seed << " check-every=" << s.check_every
-      << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume
+      << " epochs=" << s.epochs << " partition=" << s.partition << " seed=" << s.seed << " seeds=" << s.seed_list
+      << " check-every=" << s.check_every << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume
       << " checkpoint=" << !s.checkpoint.empty() << " checkpoint-every=" << s.checkpoint_every << " net="
       << s.net_bandwidth.value_or(0) << "/" << s.net_latency.value_or(0) << "/" << s.net_topology;
   const std::chrono::milliseconds beat(s.heartbeat_ms);
@@ -378,8 +394,166 @@ void join_hub(const settings& s, mpi_job& job) {
 }
 #endif
 
-/// Trains every policy in turn, in-process or (--transport mpi) one worker per MPI rank;
-/// only rank 0 prints and writes files.
+/// The split of the training set for `seed`, every worker's shard checked: one that would
+/// leave a worker without data throws fda::invalid_argument.
+std::vector<std::vector<std::size_t>> split_for(const settings& s, const fda::data::dataset& train, std::uint64_t seed) {
+  auto shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels, s.workers, seed);
+  for (std::size_t rank = 0; rank < s.workers; ++rank) fda_train::shard_of(shards, rank, s.partition);
+  return shards;
+}
+
+/// The startup lines of a seed's split: the job, and its shards' sizes. Shards smaller than
+/// a batch are those workers' whole batch (job.hpp): say how many.
+void describe_split(const settings& s, const std::vector<std::vector<std::size_t>>& shards, std::size_t all,
+                    std::size_t train_count, std::size_t test_count, std::size_t steps_per_epoch, std::uint64_t seed) {
+  std::size_t smallest = all, largest = 0, under_batch = 0;
+  for (const auto& shard : shards) {
+    smallest = std::min(smallest, shard.size());
+    largest = std::max(largest, shard.size());
+    under_batch += shard.size() < s.batch;
+  }
+  const std::string which = s.seeds.size() > 1 ? ", seed " + std::to_string(seed) : "";
+  std::fprintf(stderr, "fda-train: %s (%s), K = %zu, %s split%s, %zu train / %zu test examples, %zu steps per epoch, "
+               "shards of %zu to %zu examples\n", s.model.c_str(), s.backend.c_str(), s.workers, s.partition.c_str(),
+               which.c_str(), train_count, test_count, steps_per_epoch, smallest, largest);
+  if (under_batch)
+    std::fprintf(stderr, "fda-train: %zu of the K = %zu workers hold fewer examples than --batch %zu: each of their "
+                 "steps is one batch of their whole shard\n", under_batch, s.workers, s.batch);
+}
+
+/// What the runs of a sweep share: the data, the evaluation sets, the CSV, the transport.
+struct sweep {
+  mpi_job& job;
+  fda::local_cluster& cluster;
+  std::counting_semaphore<>& compute;
+  std::ostream& csv;
+  bool first = true;  ///< the next run writes the CSV header
+  const fda::data::dataset& test;
+  const fda::data::dataset& probe;
+  std::size_t steps_per_epoch = 0;
+  const fda::data::dataset* train = nullptr;  ///< this seed's: the whole set, or (mpi, zmq) this worker's shard
+  const std::vector<std::vector<std::size_t>>* shards = nullptr;  ///< this seed's split
+};
+
+/// FILE of --checkpoint for one run: FILE itself when it is the only run, else FILE.<policy>,
+/// then .theta-<Θ> and .seed-<seed> where several of those are run, so no two runs share one.
+std::string checkpoint_path(const settings& s, const outcome& o) {
+  std::string path = s.checkpoint;
+  if (s.policies.size() > 1) path += "." + o.policy;
+  if (s.thetas.size() > 1 && !o.theta_configured.empty()) path += ".theta-" + o.theta_configured;
+  if (s.seeds.size() > 1) path += ".seed-" + std::to_string(o.seed);
+  return path;
+}
+
+/// One run of a sweep: the policy `name` with the Θ (s.theta) and seed (s.seed) of `s`, this
+/// run's settings; on rank 0, its epochs go to the CSV.
+outcome train_one(const settings& s, const std::string& name, sweep& sw) {
+  using namespace fda_train;
+  mpi_job& job = sw.job;
+  const bool one_worker = s.transport != "local", root = job.rank == 0;
+  const fda::data::dataset &train = *sw.train, &test = sw.test, &probe = sw.probe;
+  const std::vector<std::vector<std::size_t>>& shards = *sw.shards;
+  std::counting_semaphore<>& compute = sw.compute;
+  fda::local_cluster& cluster = sw.cluster;
+  const std::size_t steps_per_epoch = sw.steps_per_epoch;
+  std::ostream discard(nullptr);  // non-root ranks: callbacks are never invoked there
+  // Rows and the table name the server optimizer when it is not a plain mean.
+  const std::string label = s.server_opt == "mean" ? name : name + "+" + s.server_opt;
+  const std::string theta = takes_theta(name) ? s.theta : "";
+  outcome o{label, theta, s.seed, {}, 0.0, {}};
+  fda::csv_logger log(sw.csv, label, s.workers, sw.first, {.seed = s.seed, .theta_configured = theta});
+  sw.first = false;
+  fda::stop_at_target stop{.metric = "test_accuracy", .target = s.target.value_or(2.0)};
+  fda::progress_bar bar(run_name({name, theta, s.seed}, s), root && !s.quiet ? std::cerr : discard);
+  auto eval = fda::evaluate_average(evaluator{&test, &probe, make_model(s.model, 500, s.seed)});
+  double last_accuracy = 0;
+  struct remember {
+    double* acc;
+    void on_epoch(const fda::epoch_info<float>& e) { *acc = e.metrics.at("test_accuracy"); }
+  } keep{&last_accuracy};
+
+  auto make_worker = [&](std::size_t rank) {
+    return worker{&train, {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)}, s.batch,
+                  make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute,
+                  rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
+  };
+  fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
+                   .check_every = s.check_every, .seed = s.seed};
+  if (!s.checkpoint.empty()) {
+    opt.checkpoint_path = checkpoint_path(s, o);
+    opt.checkpoint_every = s.checkpoint_every;
+    opt.resume = s.resume;
+  }
+  const server_opt server = make_server(s.server_opt, s.server_lr, s.trim);
+  // The run of this policy with the back end's workers and evaluation.
+  auto train_policy = [&](auto& make_worker, auto& eval) {
+    using worker = decltype(make_worker(std::size_t(0)));
+    return with_policy(name, s, [&](auto policy) {  // by name, not label
+      // One worker's run on any transport; the callbacks run on rank 0 only.
+      auto train_on = [&](auto& comm, worker& w) {
+        if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
+        return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
+      };
+#ifdef FDA_TRAIN_ZMQ
+      if (job.zmq) {
+        worker w = make_worker(job.rank);
+        if (!s.simulates_network()) return train_on(*job.zmq, w);
+        fda::simulated_network net(*job.zmq, s.network());
+        return train_on(net, w);
+      }
+#endif
+#ifdef FDA_TRAIN_MPI
+      if (s.transport == "mpi") {  // the same callback types on every rank
+        worker w = make_worker(job.rank);
+        if (!s.simulates_network()) return train_on(*job.comm, w);
+        fda::simulated_network net(*job.comm, s.network());
+        return train_on(net, w);
+      }
+#endif
+      if (!s.simulates_network()) {
+        if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
+        return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+      }
+      std::optional<fda::result> res;
+      cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
+        fda::simulated_network net(c, s.network());
+        worker w = make_worker(c.rank());
+        fda::result mine = train_on(net, w);
+        if (c.rank() == 0) res = std::move(mine);
+      });
+      return std::move(*res);
+    });
+  };
+#ifdef FDA_TRAIN_TORCH
+  if (s.backend == "torch") {
+    // One intra-op thread per worker when the workers computing at once fill the cores
+    // (fda::torch::intra_op_threads_for); one per process under MPI and ZeroMQ.
+    const int intra_op = s.intra_op_threads ? int(s.intra_op_threads)
+                         : one_worker     ? 1
+                                          : fda::torch::intra_op_threads_for(std::min(s.threads, s.workers));
+    auto make_torch_worker = [&](std::size_t rank) {
+      torch::nn::Sequential model = make_torch_model(s.model, s.seed);
+      auto optimizer = make_torch_optimizer(s.client_opt, s.lr, model);
+      return torch_worker{{model, std::move(optimizer),
+                           torch_batches{&train,
+                                         {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)},
+                                         s.batch},
+                           cross_entropy{}, {.intra_op_threads = intra_op}},
+                          &compute, rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
+    };
+    auto torch_eval = fda::torch::evaluate_module(make_torch_model(s.model, s.seed), torch_metrics{&test, &probe});
+    o.result = train_policy(make_torch_worker, torch_eval);
+  } else
+#endif
+    o.result = train_policy(make_worker, eval);
+  o.test_accuracy = last_accuracy;
+  o.reached = stop.reached;
+  return o;
+}
+
+/// Trains every policy in turn (each θ of --theta for a policy with one), for each seed,
+/// in-process or (--transport mpi, zmq) one worker per process; only rank 0 prints and
+/// writes files.
 int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
   const bool one_worker = s.transport != "local", root = job.rank == 0;  // mpi, zmq: this process runs worker job.rank
@@ -394,15 +568,18 @@ int run(const settings& s, mpi_job& job) {
     std::fprintf(stderr, "fda-train: --workers %zu exceeds the %zu training examples\n", s.workers, train.count);
     return 2;
   }
-  // Every rank computes the whole split (same partitioner, same seed), then keeps its shard;
-  // a split that would leave a worker without data is refused alike on every rank.
-  std::vector<std::vector<std::size_t>> shards;
-  try {
-    shards = fda::data::make_partition(fda::data::parse_partition(s.partition), train.labels, s.workers, s.seed);
-    for (std::size_t rank = 0; rank < s.workers; ++rank) shard_of(shards, rank, s.partition);
-  } catch (const fda::invalid_argument& e) {
-    if (root) std::fprintf(stderr, "fda-train: --partition %s: %s\n", s.partition.c_str(), e.what());
-    return 2;
+  // Every rank computes the whole split of each seed (same partitioner, same seed), then keeps
+  // its shard; a split that would leave a worker without data is refused alike on every
+  // rank, before any run.
+  std::vector<std::vector<std::vector<std::size_t>>> splits;
+  for (const std::uint64_t seed : s.seeds) {
+    try {
+      splits.push_back(split_for(s, train, seed));
+    } catch (const fda::invalid_argument& e) {
+      const std::string which = s.seeds.size() > 1 ? " (seed " + std::to_string(seed) + ")" : "";
+      if (root) std::fprintf(stderr, "fda-train: --partition %s%s: %s\n", s.partition.c_str(), which.c_str(), e.what());
+      return 2;
+    }
   }
   // One epoch is n / (K·batch) steps. Below one, a step would stand for several passes over
   // the data, and FedAvg's rounds, the adaptive calibration epoch, the epoch rows and the
@@ -422,26 +599,6 @@ int run(const settings& s, mpi_job& job) {
                                         : fda::data::dataset{};
   const fda::data::dataset test = root ? fda::data::load_fashion_mnist(s.data, false) : fda::data::dataset{};
   const std::size_t steps_per_epoch = train.count / per_step;
-  // Shards smaller than a batch are those workers' whole batch (job.hpp): say how many.
-  std::size_t smallest = train.count, largest = 0, under_batch = 0;
-  for (const auto& shard : shards) {
-    smallest = std::min(smallest, shard.size());
-    largest = std::max(largest, shard.size());
-    under_batch += shard.size() < s.batch;
-  }
-  if (one_worker) {  // the same examples in the same order as shard[rank] of the whole set
-    train = fda::data::subset(train, shards[job.rank]);
-    std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
-  }
-  if (!s.quiet && root) {
-    std::fprintf(stderr, "fda-train: %s (%s), K = %zu, %s split, %zu train / %zu test examples, %zu steps per epoch, "
-                 "shards of %zu to %zu examples\n", s.model.c_str(), s.backend.c_str(), s.workers, s.partition.c_str(), train.count,
-                 test.count, steps_per_epoch, smallest, largest);
-    if (under_batch)
-      std::fprintf(stderr, "fda-train: %zu of the K = %zu workers hold fewer examples than --batch %zu: each of their "
-                   "steps is one batch of their whole shard\n", under_batch, s.workers, s.batch);
-  }
-
   std::ofstream csv_file;
   std::ostringstream csv_memory;  // the plot needs the rows even without --csv
   if (!s.csv.empty()) {
@@ -455,107 +612,34 @@ int run(const settings& s, mpi_job& job) {
 #ifdef FDA_TRAIN_ZMQ
   if (s.transport == "zmq") join_hub(s, job);
 #endif
-  std::ostream discard(nullptr);  // non-root ranks: callbacks are never invoked there
   std::vector<outcome> runs;
-  bool first = true;
-  for (const auto& name : s.policies) {
-    // Rows and the table name the server optimizer when it is not a plain mean.
-    const std::string label = s.server_opt == "mean" ? name : name + "+" + s.server_opt;
-    outcome o{label, 0.0, {}, 0.0, {}};
-    fda::csv_logger log(csv, label, s.workers, first);
-    first = false;
-    fda::stop_at_target stop{.metric = "test_accuracy", .target = s.target.value_or(2.0)};
-    fda::progress_bar bar(name, root && !s.quiet ? std::cerr : discard);
-    auto eval = fda::evaluate_average(evaluator{&test, &probe, make_model(s.model, 500, s.seed)});
-    double last_accuracy = 0;
-    struct remember {
-      double* acc;
-      void on_epoch(const fda::epoch_info<float>& e) { *acc = e.metrics.at("test_accuracy"); }
-    } keep{&last_accuracy};
-
-    auto make_worker = [&](std::size_t rank) {
-      return worker{&train, {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)}, s.batch,
-                    make_model(s.model, s.batch, s.seed), make_optimizer(s.client_opt, s.lr), &compute,
-                    rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
-    };
-    fda::options opt{.max_epochs = s.epochs, .steps_per_epoch = steps_per_epoch,
-                     .check_every = s.check_every, .seed = s.seed};
-    if (!s.checkpoint.empty()) {
-      opt.checkpoint_path = s.policies.size() == 1 ? s.checkpoint : s.checkpoint + "." + label;
-      opt.checkpoint_every = s.checkpoint_every;
-      opt.resume = s.resume;
+  sweep sw{job, cluster, compute, csv, true, test, probe, steps_per_epoch};
+  fda::data::dataset mine;  // mpi, zmq: this worker's shard of the seed's split
+  for (std::size_t i = 0; i < s.seeds.size(); ++i) {
+    std::vector<std::vector<std::size_t>>& shards = splits[i];
+    if (!s.quiet && root) describe_split(s, shards, train.count, one_worker ? shards[job.rank].size() : train.count,
+                                         test.count, steps_per_epoch, s.seeds[i]);
+    sw.train = &train;
+    sw.shards = &shards;
+    if (one_worker) {  // the same examples in the same order as shard[rank] of the whole set
+      mine = fda::data::subset(train, shards[job.rank]);
+      std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
+      sw.train = &mine;
+      if (i + 1 == s.seeds.size()) train = {};  // the last seed: only the shard is needed now
     }
-    const server_opt server = make_server(s.server_opt, s.server_lr, s.trim);
-    // The run of this policy with the back end's workers and evaluation.
-    auto train_policy = [&](auto& make_worker, auto& eval) {
-      using worker = decltype(make_worker(std::size_t(0)));
-      return with_policy(name, s, [&](auto policy) {  // by name, not label
-        // One worker's run on any transport; the callbacks run on rank 0 only.
-        auto train_on = [&](auto& comm, worker& w) {
-          if (s.quiet) return fda::train(comm, w, policy, server, opt, eval, keep, log, stop);
-          return fda::train(comm, w, policy, server, opt, eval, keep, log, stop, bar);
-        };
-#ifdef FDA_TRAIN_ZMQ
-        if (job.zmq) {
-          worker w = make_worker(job.rank);
-          if (!s.simulates_network()) return train_on(*job.zmq, w);
-          fda::simulated_network net(*job.zmq, s.network());
-          return train_on(net, w);
-        }
-#endif
-#ifdef FDA_TRAIN_MPI
-        if (s.transport == "mpi") {  // the same callback types on every rank
-          worker w = make_worker(job.rank);
-          if (!s.simulates_network()) return train_on(*job.comm, w);
-          fda::simulated_network net(*job.comm, s.network());
-          return train_on(net, w);
-        }
-#endif
-        if (!s.simulates_network()) {
-          if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
-          return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
-        }
-        std::optional<fda::result> res;
-        cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
-          fda::simulated_network net(c, s.network());
-          worker w = make_worker(c.rank());
-          fda::result mine = train_on(net, w);
-          if (c.rank() == 0) res = std::move(mine);
-        });
-        return std::move(*res);
-      });
-    };
-#ifdef FDA_TRAIN_TORCH
-    if (s.backend == "torch") {
-      // One intra-op thread per worker when the workers computing at once fill the cores
-      // (fda::torch::intra_op_threads_for); one per process under MPI and ZeroMQ.
-      const int intra_op = s.intra_op_threads ? int(s.intra_op_threads)
-                           : one_worker     ? 1
-                                            : fda::torch::intra_op_threads_for(std::min(s.threads, s.workers));
-      auto make_torch_worker = [&](std::size_t rank) {
-        torch::nn::Sequential model = make_torch_model(s.model, s.seed);
-        auto optimizer = make_torch_optimizer(s.client_opt, s.lr, model);
-        return torch_worker{{model, std::move(optimizer),
-                             torch_batches{&train,
-                                           {shard_of(shards, rank, s.partition), std::mt19937_64(s.seed * 1000003 + rank)},
-                                           s.batch},
-                             cross_entropy{}, {.intra_op_threads = intra_op}},
-                            &compute, rank + s.byzantine >= s.workers ? int(1 + rank % 2) : 0};
-      };
-      auto torch_eval = fda::torch::evaluate_module(make_torch_model(s.model, s.seed), torch_metrics{&test, &probe});
-      o.result = train_policy(make_torch_worker, torch_eval);
-    } else
-#endif
-      o.result = train_policy(make_worker, eval);
-    o.test_accuracy = last_accuracy;
-    o.reached = stop.reached;
-    runs.push_back(std::move(o));
+    for (const auto& name : s.policies)  // a policy without Θ runs once (the Θ it is given goes unused)
+      for (const std::string& theta : takes_theta(name) ? s.thetas : std::vector<std::string>{s.thetas.front()}) {
+        settings one = s;  // this run's Θ and seed
+        one.theta = theta;
+        one.seed = s.seeds[i];
+        runs.push_back(train_one(one, name, sw));
+      }
   }
 
   if (!root) return 0;
   print_table(runs, s);
   print_transport_bytes(runs, s);
-  print_notes(runs);
+  print_notes(runs, s);
   if (!s.json.empty()) {
     std::ofstream out(s.json);
     if (!out) throw std::runtime_error("cannot write --json " + s.json);
@@ -609,6 +693,17 @@ int main(int argc, char** argv) {
   define_options(app, s);
   if (const auto status = fda_train::parse_or_exit(app, argc, argv, "fda-train")) return *status;
   s.policies = split_list(s.policy_list);
+  s.thetas = split_list(s.theta);
+  if (app.count("--seed") && app.count("--seeds")) {
+    std::fprintf(stderr, "fda-train: --seed and --seeds cannot both be given: --seed N runs one seed, --seeds N,M,... "
+                 "repeats every run for each\n");
+    return 2;
+  }
+  s.seeds = {s.seed};
+  if (app.count("--seeds")) {
+    s.seeds.clear();
+    for (const auto& seed : split_list(s.seed_list)) s.seeds.push_back(std::stoull(seed));  // checked: digits only
+  }
   const bool torch_model = s.model == "lenet5" || s.model == "cnn", eigen_model = s.model != "cnn";
   if (s.backend == "torch" ? !torch_model : !eigen_model) {
     std::fprintf(stderr, "fda-train: --model %s is not a model of --backend %s (eigen: softmax, mlp, lenet5; "

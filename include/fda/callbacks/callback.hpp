@@ -67,6 +67,9 @@ struct epoch_info {
   /// server optimizer (fedavgm, fedadam, ...) the FedOpt model, which differs from the average.
   std::span<const T> global_model = {};
   std::map<std::string, double> metrics = {};  ///< filled by evaluators, read by loggers
+  /// Simulated communication time so far, in seconds (fda::simulated_network); 0 on a
+  /// transport that simulates none. (Last: initializers written before it still compile.)
+  double network_seconds = 0;
 };
 
 namespace detail {

@@ -7,6 +7,9 @@
 ///   fda::train(cluster, make_worker, policy, fda::mean{}, opts, evaluator, stop);
 ///   if (stop.reached) std::cout << stop.reached->total_bytes;
 ///
+/// On fda::simulated_network, reached->network_seconds is the simulated communication time
+/// to reach the target (time to accuracy).
+///
 /// It reads metrics, so put it after the evaluator that writes them.
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +36,7 @@ struct stop_at_target {
     std::uint64_t sync_bytes = 0;     ///< sync bytes so far (cost model)
     std::uint64_t total_bytes = 0;    ///< monitor_bytes + sync_bytes: the bytes to reach the target
     double wall_seconds = 0;          ///< time since the run began
+    double network_seconds = 0;  ///< simulated communication time so far (fda::simulated_network; else 0)
     double value = 0;  ///< the metric at that epoch
   };
   std::optional<reached_at> reached = std::nullopt;  ///< empty until the target is met
@@ -55,6 +59,7 @@ struct stop_at_target {
                            .sync_bytes = info.sync_bytes,
                            .total_bytes = info.monitor_bytes + info.sync_bytes,
                            .wall_seconds = info.wall_seconds,
+                           .network_seconds = info.network_seconds,
                            .value = v};
     return true;
   }

@@ -456,6 +456,7 @@ class training_loop {
           const std::span<const T> global = nothing_to_sync_ ? averaged : host_span(shared_.w0, staged_global);
           epoch_info<T> e{steps_ / spe_, steps_, total_, syncs_, res.monitor_bytes, res.sync_bytes,
                           monitor().theta(), res.wall_seconds, averaged, global, {}};
+          if constexpr (communicator_traits<Comm>::reports_network_seconds) e.network_seconds = comm_.network_seconds();
           halt = call_hooks(on_epoch_hook{}, callbacks_, e) || halt;
         }
       return halt;
