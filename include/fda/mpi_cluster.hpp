@@ -220,7 +220,8 @@ class mpi_cluster {
   local_cluster local_;
   std::size_t per_rank_;
   std::vector<slot> slots_;
-  std::vector<double> weights_, reduced_;
+  std::vector<double> weights_, coeff_, reduced_;
+  double weight_total_ = 0.0;
   std::vector<std::byte> send_, received_;
   std::vector<std::size_t> received_at_;  // where each rank's slices start in received_ (bytes)
   average_stats stats_{};
@@ -302,7 +303,9 @@ void mpi_cluster::exchange_for_average(std::size_t d) {
   std::vector<double> mine(n);
   for (std::size_t i = 0; i < n; ++i) mine[i] = slots_[i].weight;
   weights_ = all_gather(mine, 1);
-  if (!(std::accumulate(weights_.begin(), weights_.end(), 0.0) > 0.0)) return;  // (every worker fails after)
+  weight_total_ = std::accumulate(weights_.begin(), weights_.end(), 0.0);
+  coeff_ = detail::averaging_coefficients(weights_);  // (once per rank, not per worker: O(K) each)
+  if (!(weight_total_ > 0.0)) return;  // (every worker fails after)
   // To rank p: each of my workers' slice of p's elements; from rank p: its workers' slices of mine.
   std::vector<int> send_counts(R), send_displs(R), recv_counts(R), recv_displs(R);
   const auto [my_lo, my_hi] = elements_of(d, me);
@@ -375,11 +378,11 @@ average_stats mpi_cluster_comm::average(const param_view<const T>& mine, double 
   c.slots_[local_rank()].view = &mine;
   c.slots_[local_rank()].weight = weight;
   serial([&] { c.template exchange_for_average<T>(out.size()); });
-  if (!(std::accumulate(c.weights_.begin(), c.weights_.end(), 0.0) > 0.0))
+  if (!(c.weight_total_ > 0.0))
     throw detail::everywhere<invalid_argument>("fda::mpi_cluster::average: the workers' weights sum to 0");
   // This worker's share of the elements, reading its rank's workers in place.
   const auto [begin, end] = share_of(out.size(), size(), rank());
-  detail::share_averager share(detail::averaging_coefficients(c.weights_), rule);
+  detail::share_averager share(c.coeff_.data(), c.coeff_.size(), rule);
   share.add(begin, end, out, [&](std::size_t r, std::size_t lo, std::size_t n, auto&& f) {
     if (r >= first_ && r < first_ + c.per_rank_)
       detail::for_each_run(*static_cast<const param_view<const T>*>(c.slots_[r - first_].view), lo, n, f);

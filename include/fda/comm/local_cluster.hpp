@@ -193,8 +193,12 @@ class cluster_comm {
   cluster_comm(local_cluster& c, std::size_t rank, detail::fiber_group* group)
       : cluster_(&c), rank_(rank), group_(group) {}
   /// average()'s first half: checks this worker's sizes and weight, publishes its view and
-  /// weight, waits for all, and returns every worker's weight (their sum must be > 0).
-  std::vector<double> publish_for_average(const void* view, std::size_t mine, std::size_t out, double weight);
+  /// weight, and waits for all while rank 0 turns the weights into the shared coefficients
+  /// (their sum must be > 0). Computed once, not once per worker: K workers reading K
+  /// weights each would cost O(K²) per sync.
+  void publish_for_average(const void* view, std::size_t mine, std::size_t out, double weight);
+  /// average()'s end: rank 0 combines the workers' {finite, spread} in rank order, once.
+  average_stats combine_average_stats();
   local_cluster* cluster_;
   std::size_t rank_;
   detail::fiber_group* group_;  // the workers of this thread (a pool), else nullptr
@@ -321,6 +325,10 @@ class local_cluster {
   std::unique_ptr<detail::abortable_barrier> barrier_;
   std::vector<slot> slots_;
   std::vector<double> reduced_;
+  std::vector<double> coeff_;  // average(): the workers' coefficients, weight_r / Σ weights
+  double weight_total_ = 0.0;
+  std::size_t contributors_ = 0;
+  average_stats stats_{};
   bool root_said_ = false;
   const std::vector<std::string>* scattered_ = nullptr;  // root_says' answer: written by rank 0 between two barriers
   std::mutex error_mutex_;
@@ -417,8 +425,7 @@ inline void cluster_comm::all_reduce_sum(std::span<double> values) {
   std::copy(c.reduced_.begin(), c.reduced_.end(), values.begin());
 }
 
-inline std::vector<double> cluster_comm::publish_for_average(const void* view, std::size_t mine, std::size_t out,
-                                                            double weight) {
+inline void cluster_comm::publish_for_average(const void* view, std::size_t mine, std::size_t out, double weight) {
   auto& c = *cluster_;
   if (mine != out)
     detail::fail("fda::local_cluster::average: worker ", rank_, " has ", mine, " parameters but the average has ", out);
@@ -427,35 +434,42 @@ inline std::vector<double> cluster_comm::publish_for_average(const void* view, s
                  ": it must be finite and >= 0");
   c.slots_[rank_].view = view;
   c.slots_[rank_].weight = weight;
-  barrier();
-  std::vector<double> weights(c.workers_);
-  for (std::size_t r = 0; r < c.workers_; ++r) weights[r] = c.slots_[r].weight;
-  if (!(std::accumulate(weights.begin(), weights.end(), 0.0) > 0.0))
-    detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
-  return weights;
+  serial([&] {
+    std::vector<double> weights(c.workers_);
+    for (std::size_t r = 0; r < c.workers_; ++r) weights[r] = c.slots_[r].weight;
+    c.weight_total_ = std::accumulate(weights.begin(), weights.end(), 0.0);
+    c.contributors_ = detail::count_contributors(weights);
+    c.coeff_ = detail::averaging_coefficients(weights);
+  });
+  if (!(c.weight_total_ > 0.0)) detail::fail("fda::local_cluster::average: the workers' weights sum to 0");
+}
+
+inline average_stats cluster_comm::combine_average_stats() {
+  auto& c = *cluster_;
+  serial([&] {
+    c.stats_ = average_stats{true, 0.0, c.contributors_};
+    for (std::size_t r = 0; r < c.workers_; ++r) {
+      c.stats_.finite = c.stats_.finite && c.slots_[r].finite;
+      c.stats_.spread += c.slots_[r].spread;
+    }
+  });
+  return c.stats_;  // (rewritten only after the next collective's first barrier)
 }
 
 template <class T, class U>
 average_stats cluster_comm::average(const param_view<const T>& mine, double weight, std::span<U> out,
                                     combine_rule rule) {
   auto& c = *cluster_;
-  const std::size_t k = c.workers_;
-  const std::vector<double> weights = publish_for_average(&mine, mine.size(), out.size(), weight);
+  publish_for_average(&mine, mine.size(), out.size(), weight);
   // Each rank averages one share of the elements, reading the others' parameters in place.
-  const auto [begin, end] = detail::share_of(out.size(), k, rank_);
-  detail::share_averager share(detail::averaging_coefficients(weights), rule);
+  const auto [begin, end] = detail::share_of(out.size(), c.workers_, rank_);
+  detail::share_averager share(c.coeff_.data(), c.coeff_.size(), rule);
   share.add(begin, end, out, [&](std::size_t r, std::size_t lo, std::size_t n, auto&& f) {
     detail::for_each_run(*static_cast<const param_view<const T>*>(c.slots_[r].view), lo, n, f);
   });
   c.slots_[rank_].finite = share.finite();
   c.slots_[rank_].spread = share.spread();
-  barrier();
-  average_stats stats{true, 0.0, detail::count_contributors(weights)};
-  for (std::size_t r = 0; r < k; ++r) {
-    stats.finite = stats.finite && c.slots_[r].finite;
-    stats.spread += c.slots_[r].spread;
-  }
-  return stats;
+  return combine_average_stats();
 }
 
 template <class T, class U, class Space>
@@ -467,8 +481,8 @@ average_stats cluster_comm::average(const param_view<const T, Space>& mine, doub
   if (!rule.is_mean())
     detail::fail("fda::local_cluster::average: robust aggregation (coordinate_median, trimmed_mean) needs host "
                  "parameters; with device parameters use fda::mean or fda::weighted_mean (docs/gpu.md)");
-  const std::vector<double> weights = publish_for_average(&mine, mine.size(), out.size(), weight);
-  const std::vector<double> coeff = detail::averaging_coefficients(weights);
+  publish_for_average(&mine, mine.size(), out.size(), weight);
+  const std::vector<double>& coeff = c.coeff_;
   if (rank_ == 0) {  // the others wait at the barrier below
     auto sum_into = [&](const auto& acc) {  // acc ← Σ_r coeff_r · w_r, in rank order
       fill(acc, 0.0);
@@ -487,10 +501,8 @@ average_stats cluster_comm::average(const param_view<const T, Space>& mine, doub
   }
   barrier();
   c.slots_[rank_].spread = coeff[rank_] != 0.0 ? sq_distance(mine, out) : 0.0;
-  barrier();
-  average_stats stats{c.slots_[0].finite, 0.0, detail::count_contributors(weights)};
-  for (std::size_t r = 0; r < k; ++r) stats.spread += c.slots_[r].spread;
-  return stats;
+  if (rank_ != 0) c.slots_[rank_].finite = true;  // (rank 0's says for the whole average)
+  return combine_average_stats();
 }
 
 }  // namespace fda

@@ -48,14 +48,17 @@ class share_averager {
  public:
   /// An averager with coefficients coeff[r] (averaging_coefficients of the weights) and
   /// `rule` (the mean, or an order statistic of the workers of non-zero coefficient).
-  explicit share_averager(std::vector<double> coeff, combine_rule rule = {}) : coeff_(std::move(coeff)), rule_(rule) {
-    if (!rule_.is_mean()) {
-      for (std::size_t r = 0; r < coeff_.size(); ++r)
-        if (coeff_[r] > 0.0) voters_.push_back(r);
-      values_.resize(voters_.size() * detail::block);
-      column_.resize(voters_.size());
-    }
+  explicit share_averager(std::vector<double> coeff, combine_rule rule = {})
+      : owned_(std::move(coeff)), coeff_(owned_), rule_(rule) {
+    find_voters();
   }
+  /// The same, borrowing the k coefficients at coeff (they must outlive the averager): with
+  /// many workers, ranks that share one table need not copy K coefficients each.
+  share_averager(const double* coeff, std::size_t k, combine_rule rule) : coeff_(coeff, k), rule_(rule) {
+    find_voters();
+  }
+  share_averager(const share_averager&) = delete;  // (coeff_ may point into owned_)
+  share_averager& operator=(const share_averager&) = delete;
 
   /// Averages elements [lo, hi) into out[lo, hi). worker_runs(r, lo, n, f) must call
   /// f(j, p, len) for the contiguous runs of worker r's elements [lo, lo + n): p points at
@@ -109,7 +112,16 @@ class share_averager {
   double spread() const { return spread_.total[0]; }
 
  private:
-  std::vector<double> coeff_;
+  void find_voters() {
+    if (rule_.is_mean()) return;
+    for (std::size_t r = 0; r < coeff_.size(); ++r)
+      if (coeff_[r] > 0.0) voters_.push_back(r);
+    values_.resize(voters_.size() * detail::block);
+    column_.resize(voters_.size());
+  }
+
+  std::vector<double> owned_;
+  std::span<const double> coeff_;
   combine_rule rule_;
   std::vector<std::size_t> voters_;  // order rules: the workers with a non-zero weight
   std::vector<double> values_, column_;
