@@ -96,8 +96,8 @@ struct result {
   /// deploy; with a model-replacing aggregator it is the average at the last sync (with
   /// K = 1, where no sync happens, the worker's model).
   std::vector<double> global_model = {};
-  /// What each rank actually handed to its transport for the others, in bytes (MPI only;
-  /// empty in-process): measured, unlike the cost-model counters above.
+  /// What each rank actually handed to its transport for the others during this run, in
+  /// bytes (MPI, ZeroMQ; empty in-process): measured, unlike the cost-model counters above.
   std::vector<std::uint64_t> bytes_sent_per_rank = {};
   /// Communication time on a simulated network (fda::simulated_network), in seconds: what
   /// the run's collectives would take on the modelled links; 0 on a transport that does not

@@ -3,11 +3,13 @@
 /// fda::train(comm, worker, ...): the per-worker entry of the training loop, for any
 /// fda::communicator (comm/communicator.hpp). <fda/train.hpp> adds the in-process
 /// cluster's factory form; <fda/mpi.hpp> includes this header alone.
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "../aggregate/aggregator.hpp"
 #include "../detail/spmd.hpp"
@@ -80,6 +82,8 @@ result train_worker(Comm& comm, W& w, const Policy& policy, const Aggregator& ag
   using state_type = run_state<T, Policy, Aggregator, Space>;
   const std::size_t d = fda::view(w.params()).size();
   check_same_dim(comm, d);
+  std::vector<std::uint64_t> sent_before;  // (a communicator used for several runs counts them all)
+  if constexpr (communicator_traits<Comm>::reports_bytes_per_rank) sent_before = comm.bytes_sent_per_rank();
   std::optional<state_type> own;
   state_type& shared = replica_of(comm, own, policy, agg,
                                   run_info{d, comm.size(), opt.steps_per_epoch, opt.check_every, opt.seed});
@@ -88,7 +92,11 @@ result train_worker(Comm& comm, W& w, const Policy& policy, const Aggregator& ag
   result res = own || wanted == result_for::this_worker_alone ? std::move(shared.res)
                : wanted == result_for::every_worker         ? shared.res
                                                             : result{};
-  if constexpr (communicator_traits<Comm>::reports_bytes_per_rank) res.bytes_sent_per_rank = comm.bytes_sent_per_rank();
+  if constexpr (communicator_traits<Comm>::reports_bytes_per_rank) {  // this run's
+    res.bytes_sent_per_rank = comm.bytes_sent_per_rank();
+    for (std::size_t r = 0; r < res.bytes_sent_per_rank.size() && r < sent_before.size(); ++r)
+      res.bytes_sent_per_rank[r] -= sent_before[r];
+  }
   if constexpr (communicator_traits<Comm>::reports_network_seconds) res.network_seconds = comm.network_seconds();
   return res;
 }
