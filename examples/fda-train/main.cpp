@@ -30,6 +30,7 @@
 #include <boost/mpi/environment.hpp>
 
 #include <fda/mpi.hpp>
+#include <fda/mpi_cluster.hpp>
 #endif
 #ifdef FDA_TRAIN_ZMQ
 #include <fda/zmq.hpp>
@@ -65,6 +66,8 @@ struct settings {
   std::string seed_list;              ///< --seeds as given (checked: whole numbers, none twice)
   std::vector<std::uint64_t> seeds;   ///< the seeds to run: --seeds, else --seed
   std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t worker_threads = 0;    ///< OS threads running this process's workers; 0: one per worker
+  std::size_t workers_per_rank = 1;  ///< --transport mpi: workers in each rank
   std::size_t train_subset = 0;
   std::size_t check_every = 1;
   std::string csv, json, plot;
@@ -91,11 +94,14 @@ struct settings {
   }
 };
 
-/// This process's worker of a job of several processes (--transport mpi, zmq); rank 0 of 1 in-process.
+/// This process's workers of a job of several processes (--transport mpi, zmq): `per_process`
+/// workers from `rank` (0 in-process: all K).
 struct mpi_job {
   std::size_t rank = 0, size = 1;
+  std::size_t per_process = 0;  ///< this process's workers: 1 (mpi, zmq), N (--workers-per-rank), 0: all K
 #ifdef FDA_TRAIN_MPI
   std::optional<fda::mpi_comm> comm = {};
+  std::optional<fda::mpi_cluster> cluster = {};  ///< --workers-per-rank N > 1
 #endif
 #ifdef FDA_TRAIN_ZMQ
   std::optional<fda::zmq_comm> zmq = {};  // joined in run(), once the model's d is known
@@ -170,7 +176,8 @@ void define_options(CLI::App& app, settings& s) {
   app.add_option("--intra-op-threads", s.intra_op_threads, "--backend torch: torch's threads per worker thread "
                  "(default: cores / workers computing at once, at least 1; 1 under MPI and ZeroMQ)")
       ->transform(number<std::size_t>(1, 1024));
-  app.add_option("--workers,-k", s.workers, "number of workers K")->transform(number<count>(1, 4096))->capture_default_str();
+  app.add_option("--workers,-k", s.workers, "number of workers K (above 4096: with --worker-threads)")
+      ->transform(number<count>(1, 1u << 20))->capture_default_str();
   app.add_option("--policy", s.policy_list, "one or a comma list of: " + fda_train::one_of(policy_names))
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
@@ -248,6 +255,17 @@ void define_options(CLI::App& app, settings& s) {
       ->transform(number<count>(10, 60000))->capture_default_str();
   app.add_option("--max-part-mb", s.max_part_mb, "--transport zmq: the largest checkpoint part one worker may send, MiB")
       ->transform(number<count>(1, 65536))->capture_default_str();
+  app.add_option("--worker-threads", s.worker_threads, "OS threads that run this process's workers: 0, one per "
+                 "worker (the default) | T < K, a worker pool: the workers as fibers on T threads, the same results "
+                 "with far less coordination (hundreds of workers) | auto: T = the cores")
+      ->transform(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v == "auto") v = std::to_string(std::max(1u, std::thread::hardware_concurrency()));
+            return number<count>(0, 1u << 20)(v);
+          },
+          "0|T|auto"))->capture_default_str();
+  app.add_option("--workers-per-rank", s.workers_per_rank, "--transport mpi: workers in each rank (threads, or a pool "
+                 "with --worker-threads); K = ranks x N")->transform(number<count>(1, 1u << 16))->capture_default_str();
   app.add_option("--mpi-reduction", s.reduction, "ordered: bit-identical to --transport local | native: MPI_Allreduce")
       ->check(CLI::IsMember({"ordered", "native"}))->capture_default_str();
   // A bandwidth in bits/s with an optional decimal prefix; "bit/s" or "bps" may follow.
@@ -450,7 +468,7 @@ std::string checkpoint_path(const settings& s, const outcome& o) {
 outcome train_one(const settings& s, const std::string& name, sweep& sw) {
   using namespace fda_train;
   mpi_job& job = sw.job;
-  const bool one_worker = s.transport != "local", root = job.rank == 0;
+  const bool one_worker = s.transport != "local" && job.per_process == 1, root = job.rank == 0;
   const fda::data::dataset &train = *sw.train, &test = sw.test, &probe = sw.probe;
   const std::vector<std::vector<std::size_t>>& shards = *sw.shards;
   std::counting_semaphore<>& compute = sw.compute;
@@ -502,7 +520,24 @@ outcome train_one(const settings& s, const std::string& name, sweep& sw) {
         return train_on(net, w);
       }
 #endif
+      // The factory form on a cluster (in-process, or several workers per MPI rank); with a
+      // simulated network, each worker over its simulated links, on its own thread.
+      auto on_cluster = [&](auto& c, std::size_t first) -> fda::result {
+        if (!s.simulates_network()) {
+          if (s.quiet) return fda::train(c, make_worker, policy, server, opt, eval, keep, log, stop);
+          return fda::train(c, make_worker, policy, server, opt, eval, keep, log, stop, bar);
+        }
+        std::optional<fda::result> res;
+        c.run([&](auto& comm) {
+          fda::simulated_network net(comm, s.network());
+          worker w = make_worker(comm.rank());
+          fda::result mine = train_on(net, w);
+          if (comm.rank() == first) res = std::move(mine);  // (this process's first worker)
+        });
+        return std::move(*res);
+      };
 #ifdef FDA_TRAIN_MPI
+      if (job.cluster) return on_cluster(*job.cluster, job.rank);
       if (s.transport == "mpi") {  // the same callback types on every rank
         worker w = make_worker(job.rank);
         if (!s.simulates_network()) return train_on(*job.comm, w);
@@ -510,18 +545,7 @@ outcome train_one(const settings& s, const std::string& name, sweep& sw) {
         return train_on(net, w);
       }
 #endif
-      if (!s.simulates_network()) {
-        if (s.quiet) return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop);
-        return fda::train(cluster, make_worker, policy, server, opt, eval, keep, log, stop, bar);
-      }
-      std::optional<fda::result> res;
-      cluster.run([&](fda::cluster_comm& c) {  // each worker on its own thread, over the simulated links
-        fda::simulated_network net(c, s.network());
-        worker w = make_worker(c.rank());
-        fda::result mine = train_on(net, w);
-        if (c.rank() == 0) res = std::move(mine);
-      });
-      return std::move(*res);
+      return on_cluster(cluster, 0);
     });
   };
 #ifdef FDA_TRAIN_TORCH
@@ -530,7 +554,8 @@ outcome train_one(const settings& s, const std::string& name, sweep& sw) {
     // (fda::torch::intra_op_threads_for); one per process under MPI and ZeroMQ.
     const int intra_op = s.intra_op_threads ? int(s.intra_op_threads)
                          : one_worker     ? 1
-                                          : fda::torch::intra_op_threads_for(std::min(s.threads, s.workers));
+                                          : fda::torch::intra_op_threads_for(
+                                                std::min(s.threads, job.per_process ? job.per_process : s.workers));
     auto make_torch_worker = [&](std::size_t rank) {
       torch::nn::Sequential model = make_torch_model(s.model, s.seed);
       auto optimizer = make_torch_optimizer(s.client_opt, s.lr, model);
@@ -556,7 +581,10 @@ outcome train_one(const settings& s, const std::string& name, sweep& sw) {
 /// writes files.
 int run(const settings& s, mpi_job& job) {
   using namespace fda_train;
-  const bool one_worker = s.transport != "local", root = job.rank == 0;  // mpi, zmq: this process runs worker job.rank
+  // mpi, zmq: this process runs the workers job.rank … job.rank + per_process − 1 (one, or
+  // --workers-per-rank), and keeps only their shards.
+  const std::size_t first = job.rank, count = job.per_process ? job.per_process : s.workers;
+  const bool some_workers = count < s.workers, root = job.rank == 0;
   fda::data::dataset train = fda::data::load_fashion_mnist(s.data, true);
   const std::size_t all_examples = train.count;
   if (s.train_subset) train = fda::data::head(train, std::min(s.train_subset, train.count));
@@ -584,7 +612,7 @@ int run(const settings& s, mpi_job& job) {
   // One epoch is n / (K·batch) steps. Below one, a step would stand for several passes over
   // the data, and FedAvg's rounds, the adaptive calibration epoch, the epoch rows and the
   // bytes to the target would all be mis-scaled without a word: refuse, naming the fixes.
-  const std::size_t per_step = s.workers * s.batch;  // <= 4096², no overflow
+  const std::size_t per_step = s.workers * s.batch;  // <= 2^20 · 4096, no overflow
   if (train.count < per_step) {
     std::string fixes = "--batch <= " + std::to_string(train.count / s.workers);
     fixes += per_step <= all_examples ? " or --train-subset >= " + std::to_string(per_step)
@@ -608,25 +636,28 @@ int run(const settings& s, mpi_job& job) {
   std::ostream& csv = s.csv.empty() ? static_cast<std::ostream&>(csv_memory) : csv_file;
 
   std::counting_semaphore<> compute(std::ptrdiff_t(s.threads));
-  fda::local_cluster cluster(one_worker ? 1 : s.workers);
+  fda::local_cluster cluster(some_workers ? 1 : s.workers, {.threads = s.worker_threads});
 #ifdef FDA_TRAIN_ZMQ
   if (s.transport == "zmq") join_hub(s, job);
 #endif
   std::vector<outcome> runs;
   sweep sw{job, cluster, compute, csv, true, test, probe, steps_per_epoch};
-  fda::data::dataset mine;  // mpi, zmq: this worker's shard of the seed's split
+  fda::data::dataset mine;  // mpi, zmq: this process's workers' shards of the seed's split
   for (std::size_t i = 0; i < s.seeds.size(); ++i) {
     std::vector<std::vector<std::size_t>>& shards = splits[i];
-    if (!s.quiet && root) describe_split(s, shards, train.count, one_worker ? shards[job.rank].size() : train.count,
-                                         test.count, steps_per_epoch, s.seeds[i]);
     sw.train = &train;
     sw.shards = &shards;
-    if (one_worker) {  // the same examples in the same order as shard[rank] of the whole set
-      mine = fda::data::subset(train, shards[job.rank]);
-      std::iota(shards[job.rank].begin(), shards[job.rank].end(), std::size_t(0));
+    if (some_workers) {  // the same examples in the same order as shards[first …] of the whole set
+      std::vector<std::size_t> kept;
+      for (std::size_t r = first; r < first + count; ++r) {
+        kept.insert(kept.end(), shards[r].begin(), shards[r].end());
+        std::iota(shards[r].begin(), shards[r].end(), kept.size() - shards[r].size());
+      }
+      mine = fda::data::subset(train, kept);
       sw.train = &mine;
-      if (i + 1 == s.seeds.size()) train = {};  // the last seed: only the shard is needed now
     }
+    if (!s.quiet && root) describe_split(s, shards, train.count, sw.train->count, test.count, steps_per_epoch, s.seeds[i]);
+    if (some_workers && i + 1 == s.seeds.size()) train = {};  // the last seed: only the shards are needed now
     for (const auto& name : s.policies)  // a policy without Θ runs once (the Θ it is given goes unused)
       for (const std::string& theta : takes_theta(name) ? s.thetas : std::vector<std::string>{s.thetas.front()}) {
         settings one = s;  // this run's Θ and seed
@@ -671,7 +702,7 @@ int run_zmq_worker(const settings& s) {
     std::fprintf(stderr, "fda-train: --transport zmq needs --keys DIR (written by fda-keys), or --insecure\n");
     return 2;
   }
-  mpi_job job{s.rank, s.workers};
+  mpi_job job{s.rank, s.workers, 1};
   try {
     return run(s, job);
   } catch (const std::exception& e) {
@@ -722,6 +753,11 @@ int main(int argc, char** argv) {
   }
   s.workers_given = app.count("--workers") > 0;
   if (s.transport == "zmq") return run_zmq_worker(s);
+  if (s.workers > 4096 && (s.worker_threads == 0 || s.worker_threads >= s.workers)) {
+    std::fprintf(stderr, "fda-train: K = %zu workers need a worker pool (--worker-threads T, e.g. auto): one OS thread "
+                 "per worker is limited to 4096\n", s.workers);
+    return 2;
+  }
   if (s.transport == "local") {
     mpi_job local;
     try {
@@ -732,18 +768,31 @@ int main(int argc, char** argv) {
     }
   }
 #ifdef FDA_TRAIN_MPI
-  boost::mpi::environment env(argc, argv);
+  // Several workers per rank: worker threads call MPI (fda::mpi_cluster).
+  const std::size_t n = s.workers_per_rank;
+  boost::mpi::environment env(argc, argv, n > 1 ? boost::mpi::threading::multiple : boost::mpi::threading::single);
   boost::mpi::communicator world;
-  const auto k = std::size_t(world.size());
+  const auto k = std::size_t(world.size()) * n;
   if (s.workers_given && s.workers != k) {
     if (world.rank() == 0)
-      std::fprintf(stderr, "fda-train: --workers %zu but mpirun started %zu ranks: with --transport mpi, "
-                   "K is the number of ranks (leave --workers out)\n", s.workers, k);
+      std::fprintf(stderr, "fda-train: --workers %zu but mpirun started %d ranks of --workers-per-rank %zu: with "
+                   "--transport mpi, K is ranks x workers per rank = %zu (leave --workers out)\n", s.workers,
+                   world.size(), n, k);
     return 2;
   }
   s.workers = k;
   const auto reduction = s.reduction == "native" ? fda::mpi_reduction::native : fda::mpi_reduction::ordered;
-  mpi_job job{std::size_t(world.rank()), k, fda::mpi_comm(world, {.reduction = reduction})};
+  if (n > 1 && reduction == fda::mpi_reduction::native) {
+    if (world.rank() == 0)
+      std::fprintf(stderr, "fda-train: --mpi-reduction native needs one worker per rank (--workers-per-rank 1): "
+                   "several workers per rank reduce in worker order\n");
+    return 2;
+  }
+  mpi_job job{std::size_t(world.rank()) * n, k, 1, fda::mpi_comm(world, {.reduction = reduction})};
+  if (n > 1) {
+    job.per_process = n;
+    job.cluster.emplace(world, n, fda::mpi_options{}, fda::cluster_options{.threads = s.worker_threads});
+  }
   try {
     return run(s, job);
   } catch (const std::exception& e) {

@@ -122,9 +122,11 @@ class mpi_cluster {
   /// This rank's part of a cluster of world.size() · workers_per_rank workers. A collective:
   /// every rank of `world` constructs it with the same workers_per_rank (checked) and the
   /// same options. The reductions are always the rank-ordered ones (mpi_reduction::native
-  /// is refused).
-  mpi_cluster(const boost::mpi::communicator& world, std::size_t workers_per_rank, mpi_options options = {})
-      : outer_(world, options), local_(workers_per_rank ? workers_per_rank : 1), per_rank_(workers_per_rank) {
+  /// is refused). `local` says how the rank runs its workers: one thread each, or a worker
+  /// pool (cluster_options::threads).
+  mpi_cluster(const boost::mpi::communicator& world, std::size_t workers_per_rank, mpi_options options = {},
+              cluster_options local = {})
+      : outer_(world, options), local_(workers_per_rank ? workers_per_rank : 1, local), per_rank_(workers_per_rank) {
     if (workers_per_rank == 0) detail::fail("fda::mpi_cluster: workers_per_rank = 0 is invalid: it needs at least one");
     if (options.reduction == mpi_reduction::native)
       detail::fail("fda::mpi_cluster: mpi_reduction::native is not supported: several workers per rank reduce in "
@@ -325,11 +327,13 @@ void mpi_cluster::exchange_for_average(std::size_t d) {
   for (std::size_t p = 0; p < R; ++p) {
     received_at_[p] = std::size_t(recv_displs[p]);
     if (p == me) continue;
-    const auto [lo, hi] = elements_of(d, p);
+    // (not a structured binding: the lambda below captures lo, which clang 14 refuses)
+    const std::pair<std::size_t, std::size_t> range = elements_of(d, p);
+    const std::size_t lo = range.first, width = range.second - range.first;
     for (std::size_t i = 0; i < n; ++i)
-      detail::for_each_run(*static_cast<const param_view<const T>*>(slots_[i].view), lo, hi - lo,
+      detail::for_each_run(*static_cast<const param_view<const T>*>(slots_[i].view), lo, width,
                            [&](std::size_t at, const T* q, std::size_t len) {
-                             std::copy(q, q + len, packed + send_displs[p] + i * (hi - lo) + at);
+                             std::copy(q, q + len, packed + send_displs[p] + i * width + at);
                            });
   }
   MPI_Alltoallv(send_.data(), send_counts.data(), send_displs.data(), detail::mpi_datatype<T>(), received_.data(),
