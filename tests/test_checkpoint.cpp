@@ -17,9 +17,12 @@
 #include <fda/train.hpp>
 
 #include "drifting_worker.hpp"
+#include "same_run.hpp"
 #include "least_squares.hpp"
 
 namespace {
+
+using fda_test::require_same_run;
 
 using fda_test::drifting_worker;
 
@@ -40,20 +43,6 @@ fda::result run(Policy p, Aggregator a, fda::options opt, std::size_t k = 4, std
                 std::size_t pieces = 2) {
   fda::local_cluster cluster(k);
   return fda::train(cluster, [&](std::size_t r) { return drifting_worker(r, d, pieces); }, p, a, opt);
-}
-
-void require_same_run(const fda::result& a, const fda::result& b) {
-  REQUIRE(a.steps == b.steps);
-  REQUIRE(a.syncs == b.syncs);
-  CHECK(a.checks == b.checks);
-  CHECK(a.monitor_bytes == b.monitor_bytes);
-  CHECK(a.sync_bytes == b.sync_bytes);
-  for (std::size_t s = 0; s < a.syncs; ++s) {
-    CHECK(a.sync_log[s].step == b.sync_log[s].step);
-    CHECK(a.sync_log[s].variance == b.sync_log[s].variance);
-  }
-  CHECK((a.final_theta == b.final_theta || (std::isnan(a.final_theta) && std::isnan(b.final_theta))));
-  CHECK(a.model == b.model);  // bit for bit
 }
 
 template <class Policy, class Aggregator>

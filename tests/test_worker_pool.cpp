@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "drifting_worker.hpp"
+#include "same_run.hpp"
 
 using fda_test::drifting_worker;
 
@@ -28,17 +29,8 @@ void check_pool_equals_threads(Policy policy, Aggregator agg, std::size_t k, std
   REQUIRE(one_each.threads() == k);
   const fda::result b = fda::train(one_each, make, policy, agg, opt);
   INFO(Policy::name << ", K = " << k << " on " << threads << " threads");
-  REQUIRE(a.syncs == b.syncs);
+  fda_test::require_same_run(a, b);
   CHECK(a.syncs > 0);
-  CHECK(a.checks == b.checks);
-  CHECK(a.monitor_bytes == b.monitor_bytes);
-  CHECK(a.sync_bytes == b.sync_bytes);
-  for (std::size_t s = 0; s < a.syncs; ++s) {
-    CHECK(a.sync_log[s].step == b.sync_log[s].step);
-    CHECK(a.sync_log[s].variance == b.sync_log[s].variance);
-  }
-  CHECK(a.model == b.model);
-  CHECK(a.global_model == b.global_model);
 }
 
 }  // namespace
