@@ -66,6 +66,20 @@ t = {seed: [float(r["network_seconds"]) for r in rows if r["seed"] == seed] for 
 sys.exit(not all(len(v) == 2 and 0 < v[0] < v[1] for v in t.values()))
 PY
 
+# FedAvg with client sampling: --fraction 0.25 of K = 8 averages 2 clients per round; the
+# cost model counts their uploads and downloads only, and the run differs from C = 1.
+"$bin" "${tiny[@]}" -k 8 --epochs 2 --policy fedavg --fraction 0.25 --json "$dir/sampled.json" > /dev/null
+"$bin" "${tiny[@]}" -k 8 --epochs 2 --policy fedavg --json "$dir/all.json" > /dev/null
+/usr/bin/python3 - "$dir/sampled.json" "$dir/all.json" <<'PY' || fail "--fraction: $(cat "$dir/sampled.json")"
+import json, sys
+sampled, everyone = (json.load(open(f)) for f in sys.argv[1:3])
+a, b = sampled["policies"][0], everyone["policies"][0]
+assert sampled["fraction"] == 0.25 and everyone["fraction"] == 1, (sampled["fraction"], everyone["fraction"])
+assert a["syncs"] == b["syncs"] > 0
+assert a["sync_bytes"] * 4 == b["sync_bytes"], (a["sync_bytes"], b["sync_bytes"])  # 2 of 8 clients
+assert a["test_accuracy"] != b["test_accuracy"]
+PY
+
 source "$(dirname "$0")/refusals.sh"
 expect_2() { expect_refused "$1" "$bin" "${tiny[@]}" "${@:2}"; }  # $1: text the message must contain
 expect_2 "--seed and --seeds cannot both be given" --seed 1 --seeds 1,2
@@ -76,4 +90,6 @@ expect_2 "--seeds: must be a whole number >= 0, not '-1'" --seeds 1,-1
 expect_2 "--seeds: must be a whole number >= 0, not '1e3'" --seeds 1e3
 expect_2 "--seeds: '1' is given twice" --seeds 1,01
 expect_2 "--seeds: names no seed" --seeds ,
+expect_2 "--fraction: " --fraction 0
+expect_2 "--fraction: " --fraction 1.5
 echo "fda-train sweep test passed"

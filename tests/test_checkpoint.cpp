@@ -73,6 +73,7 @@ void check_resume(Policy p, Aggregator a, std::size_t n) {
 
 TEST_CASE("N steps, a checkpoint, N more steps: bit-identical to 2N steps") {
   check_resume(fda::linear_fda{}, fda::fedadam{}, 40);  // adaptive Θ, ξ, server moments
+  check_resume(fda::fedavg{.fraction = 0.5}, fda::mean{}, 10);  // the second round's sample
   check_resume(fda::linear_fda{.theta = 0.05}, fda::fedadam{}, 40);
   check_resume(fda::sketch_fda{.theta = 0.05}, fda::mean{}, 37);
   check_resume(fda::naive_fda{.theta = 0.05}, fda::weighted_mean{}, 33);

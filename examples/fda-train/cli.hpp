@@ -87,6 +87,7 @@ struct policy_settings {
   fda::threshold theta;         ///< the FDA policies' Θ
   std::size_t every = 10;       ///< periodic: steps per round
   std::size_t local_epochs = 1; ///< fedavg: epochs per round
+  double fraction = 1.0;        ///< fedavg: the fraction C of clients averaged per round
 };
 
 /// Calls f with the policy named `name` (one of policy_names), configured from `s`.
@@ -94,7 +95,7 @@ template <class F>
 auto with_policy(const std::string& name, const policy_settings& s, F f) {
   if (name == "synchronous") return f(fda::synchronous{});
   if (name == "periodic") return f(fda::periodic{.every = s.every});
-  if (name == "fedavg") return f(fda::fedavg{.local_epochs = s.local_epochs});
+  if (name == "fedavg") return f(fda::fedavg{.local_epochs = s.local_epochs, .fraction = s.fraction});
   if (name == "naive") return f(fda::naive_fda{.theta = s.theta});
   if (name == "linear") return f(fda::linear_fda{.theta = s.theta});
   if (name == "sketch") return f(fda::sketch_fda{.theta = s.theta});

@@ -54,6 +54,7 @@ struct settings {
   std::vector<std::string> thetas;    ///< theta split at its commas
   std::size_t every = 10;
   std::size_t local_epochs = 1;
+  double fraction = 1.0;  ///< fedavg: the fraction C of clients averaged per round
   std::string server_opt = "mean";
   double server_lr = 1.0;
   std::string client_opt = "adam";
@@ -121,7 +122,7 @@ struct outcome {
 /// Calls f with the policy named `name`, configured from the settings of one run (one Θ).
 template <class F>
 auto with_policy(const std::string& name, const settings& s, F f) {
-  return fda_train::with_policy(name, {fda::parse_threshold(s.theta), s.every, s.local_epochs}, f);
+  return fda_train::with_policy(name, {fda::parse_threshold(s.theta), s.every, s.local_epochs, s.fraction}, f);
 }
 
 /// A run's name where the policy's label alone is ambiguous (several Θ or seeds): "linear
@@ -205,6 +206,9 @@ void define_options(CLI::App& app, settings& s) {
       ->check(fda_train::list_of(threshold, "threshold"))->capture_default_str();
   app.add_option("--every", s.every, "periodic: local steps per round")->transform(positive)->capture_default_str();
   app.add_option("--local-epochs", s.local_epochs, "fedavg: local epochs per round")->transform(positive)->capture_default_str();
+  app.add_option("--fraction", s.fraction, "fedavg: the fraction C of clients averaged per round, in (0, 1] (McMahan's "
+                 "client sampling: max(1, floor(C K)) clients drawn per round)")
+      ->transform(number(0.0, 1.0, true))->capture_default_str();
   app.add_option("--server-opt", s.server_opt, "mean | fedavgm | fedadam | fedadagrad | fedyogi | median | trimmed-mean")
       ->check(CLI::IsMember({"mean", "fedavgm", "fedadam", "fedadagrad", "fedyogi", "median", "trimmed-mean"}))->capture_default_str();
   app.add_option("--trim", s.trim, "trimmed-mean: fraction of workers dropped at each end, per element")
@@ -336,7 +340,7 @@ void write_json(const std::vector<outcome>& runs, const settings& s, std::ostrea
   out << "{\"model\":" << json_string(s.model) << ",\"backend\":" << json_string(s.backend) << ",\"workers\":" << s.workers << ",\"transport\":" << json_string(s.transport)
       << ",\"partition\":" << json_string(s.partition) << ",\"epochs\":" << s.epochs
       << ",\"server_opt\":" << json_string(s.server_opt) << ",\"server_lr\":" << json_number(s.server_lr)
-      << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
+      << ",\"fraction\":" << json_number(s.fraction) << ",\"client_opt\":" << json_string(s.client_opt) << ",\"lr\":" << json_number(s.lr)
       << ",\"target_accuracy\":" << (s.target ? json_number(*s.target) : "null");
   if (s.simulates_network()) {
     const fda::network_model net = s.network();
@@ -397,7 +401,7 @@ void join_hub(const settings& s, mpi_job& job) {
 #endif
   std::ostringstream run;
   run << "fda-train model=" << s.model << " backend=" << s.backend << " policy=" << s.policy_list << " theta=" << s.theta
-      << " every=" << s.every << " local-epochs=" << s.local_epochs << " server-opt=" << s.server_opt << " server-lr="
+      << " every=" << s.every << " local-epochs=" << s.local_epochs << " fraction=" << s.fraction << " server-opt=" << s.server_opt << " server-lr="
       << s.server_lr << " trim=" << s.trim << " client-opt=" << s.client_opt << " lr=" << s.lr << " batch=" << s.batch
       << " epochs=" << s.epochs << " partition=" << s.partition << " seed=" << s.seed << " seeds=" << s.seed_list
       << " check-every=" << s.check_every << " train-subset=" << s.train_subset << " byzantine=" << s.byzantine << " resume=" << s.resume

@@ -307,7 +307,7 @@ class training_loop {
       if constexpr (on_host) {  // (device parameters: refused above)
         const run_position pos = resume_checkpoint(comm_, w_, shared_, identity_, total_, opt_.checkpoint_path);
         steps_ = pos.step, in_round_ = pos.in_round, syncs_ = pos.syncs, checks_ = pos.checks;
-        worker_syncs_ = syncs_ * k_, worker_checks_ = checks_ * k_;  // (no checkpoint is taken after a loss)
+        restore_counts();
         first_step_ = steps_ + 1;
       }
     }
@@ -371,9 +371,10 @@ class training_loop {
   /// out until the next sync gives them the global model, and averages the others again.
   average_stats average_models() {
     for (;;) {
-      const average_stats avg = comm_.average(mine_const_, excluded_ ? 0.0 : weight_, buffer_of(shared_.avg), rule_);
+      const bool left_out = excluded_ || sitting_out_;
+      const average_stats avg = comm_.average(mine_const_, left_out ? 0.0 : weight_, buffer_of(shared_.avg), rule_);
       if (avg.finite) return avg;
-      const auto found = non_finite_workers(comm_, mine_, excluded_, steps_);
+      const auto found = non_finite_workers(comm_, mine_, left_out, steps_);
       const std::vector<std::size_t>& bad = found.first;  // (a plain name: lambdas capture it)
       const std::size_t finite = found.second - (k_ - live_workers());  // (a lost worker's slot reads 0: "finite")
       if (opt_.on_bad_state == on_fault::fail || finite == 0)
@@ -387,12 +388,33 @@ class training_loop {
     }
   }
 
+  /// A policy that samples clients (fda::fedavg with fraction < 1) draws this sync's, once
+  /// per replica; the others sit out its average. Returns how many workers take part: the
+  /// sample, or every live worker.
+  std::size_t choose_clients() {
+    using M = std::remove_cvref_t<decltype(shared_.monitor)>;
+    if constexpr (requires(M& m) {
+                    m.choose_clients(std::size_t(1));
+                    { m.takes_part(std::size_t(0)) } -> std::convertible_to<bool>;
+                    { m.clients_per_round() } -> std::convertible_to<std::size_t>;
+                  }) {
+      if (monitor().samples_clients()) {
+        comm_.serial([&] { shared_.monitor.choose_clients(syncs_); });
+        sitting_out_ = !monitor().takes_part(rank_);
+        return std::min(monitor().clients_per_round(), live_workers());
+      }
+    }
+    return live_workers();
+  }
+
   /// The sync: average, the aggregator's update of w0 (every replica alike), every worker
   /// takes the new global model, the policy's on_sync with what the sync measured, callbacks.
   void sync(const decision& dec) {
     ++syncs_;
+    const std::size_t taking_part = choose_clients();
     const average_stats avg = average_models();
-    worker_syncs_ += live_workers();
+    sitting_out_ = false;
+    worker_syncs_ += taking_part;
     sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round_};
     if constexpr (calibrates_on_drift)  // (w0 is still the old one)
       if (adaptive_) measured.max_sq_drift = largest_drift(comm_, excluded_ ? 0.0 : sq_distance(mine_, shared_.w0));
@@ -464,6 +486,16 @@ class training_loop {
     if (said_stop) stop_ = true;
   }
 
+  /// After a resume: the workers that took part in the syncs and checks so far — every
+  /// worker (no checkpoint is taken after a loss), or, when the policy samples clients, as
+  /// many as the restored sync bytes say (a checkpoint counts them before it is written).
+  void restore_counts() {
+    worker_syncs_ = syncs_ * k_, worker_checks_ = checks_ * k_;
+    using M = std::remove_cvref_t<decltype(shared_.monitor)>;
+    if constexpr (requires(const M& m) { m.samples_clients(); })
+      if (monitor().samples_clients()) worker_syncs_ = shared_.res.sync_bytes / (2ull * 4ull * d_);
+  }
+
   /// The counters of the cost model (docs/algorithm.md: Communication cost), derived from
   /// what happened: per sync and per check, each live worker's share.
   void count(result& res) const {
@@ -488,9 +520,11 @@ class training_loop {
       noted_no_checkpoint_ = true;
       return;
     }
-    if constexpr (on_host)
+    if constexpr (on_host) {
+      comm_.serial([&] { count(shared_.res); });  // (the bytes so far go into the checkpoint)
       save_checkpoint(comm_, w_, shared_, identity_, run_position{steps_, in_round_, syncs_, checks_},
                       opt_.checkpoint_path);
+    }
   }
 
   /// The last checkpoint; the final models: the workers' average, weighted as the
@@ -531,6 +565,7 @@ class training_loop {
   std::size_t saved_at_ = std::size_t(-1);
   std::uint64_t worker_syncs_ = 0, worker_checks_ = 0;  // Σ live workers over the syncs, the checks
   std::size_t lost_seen_ = 0;                           // workers lost for good, as logged so far
+  bool sitting_out_ = false;  // not among the clients this sync averages (client sampling)
   bool stop_ = false, excluded_ = false, noted_uncalibrated_ = false, noted_no_checkpoint_ = false;
 };
 
