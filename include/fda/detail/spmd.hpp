@@ -200,6 +200,16 @@ void check_same_dim(Comm& comm, std::size_t dim) {
           std::size_t(dims[0]), ": every worker must train the same model"));
 }
 
+/// A monitor that samples the clients of each sync (docs/concepts.md: Monitor, optional).
+/// (A concept, not a requires-expression in a member's initializer, which nvcc reads as false.)
+template <class M>
+concept client_sampler = requires(M& m) {
+  { m.samples_clients() } -> std::convertible_to<bool>;
+  { m.clients_per_round() } -> std::convertible_to<std::size_t>;
+  m.choose_clients(std::size_t(1));
+  { m.takes_part(std::size_t(0)) } -> std::convertible_to<bool>;
+};
+
 /// The run of one worker (this rank's), as named phases. Every step:
 ///   w.step() → check_and_decide (local state → all-reduce → decide) → sync, if decided
 ///   (average → aggregator → every worker takes the global model and runs its own on_sync()
@@ -251,6 +261,8 @@ class training_loop {
   static constexpr bool wants_steps = any_has_hook<on_step_hook, Callbacks, const step_info>;
   static constexpr bool wants_epochs = any_has_hook<on_epoch_hook, Callbacks, epoch_info<T>>;
   static constexpr bool calibrates_on_drift = policy_traits<Policy>::calibrates_on == calibration::max_sq_drift;
+  /// The policy's monitor may sample the clients of a sync (fda::fedavg{.fraction}).
+  static constexpr bool samples_clients = client_sampler<typename state_type::monitor_type>;
 
   static double weight_of(W& w, const Aggregator& agg) {
     if constexpr (counts_samples<W>)
@@ -389,32 +401,31 @@ class training_loop {
   }
 
   /// A policy that samples clients (fda::fedavg with fraction < 1) draws this sync's, once
-  /// per replica; the others sit out its average. Returns how many workers take part: the
-  /// sample, or every live worker.
-  std::size_t choose_clients() {
-    using M = std::remove_cvref_t<decltype(shared_.monitor)>;
-    if constexpr (requires(M& m) {
-                    m.choose_clients(std::size_t(1));
-                    { m.takes_part(std::size_t(0)) } -> std::convertible_to<bool>;
-                    { m.clients_per_round() } -> std::convertible_to<std::size_t>;
-                  }) {
+  /// per replica; the others sit out its average. Returns whether it sampled.
+  bool choose_clients() {
+    if constexpr (samples_clients) {
       if (monitor().samples_clients()) {
         comm_.serial([&] { shared_.monitor.choose_clients(syncs_); });
         sitting_out_ = !monitor().takes_part(rank_);
-        return std::min(monitor().clients_per_round(), live_workers());
+        return true;
       }
     }
-    return live_workers();
+    return false;
+  }
+  std::size_t monitor_clients_per_round() const {
+    if constexpr (samples_clients) return monitor().clients_per_round();
+    return k_;
   }
 
   /// The sync: average, the aggregator's update of w0 (every replica alike), every worker
   /// takes the new global model, the policy's on_sync with what the sync measured, callbacks.
   void sync(const decision& dec) {
     ++syncs_;
-    const std::size_t taking_part = choose_clients();
+    const bool sampled = choose_clients();
     const average_stats avg = average_models();
     sitting_out_ = false;
-    worker_syncs_ += taking_part;
+    // (after the average: a worker lost in it no longer counts)
+    worker_syncs_ += sampled ? std::min(monitor_clients_per_round(), live_workers()) : live_workers();
     sync_info measured{avg.contributors ? avg.spread / double(avg.contributors) : 0.0, in_round_};
     if constexpr (calibrates_on_drift)  // (w0 is still the old one)
       if (adaptive_) measured.max_sq_drift = largest_drift(comm_, excluded_ ? 0.0 : sq_distance(mine_, shared_.w0));
@@ -491,8 +502,7 @@ class training_loop {
   /// many as the restored sync bytes say (a checkpoint counts them before it is written).
   void restore_counts() {
     worker_syncs_ = syncs_ * k_, worker_checks_ = checks_ * k_;
-    using M = std::remove_cvref_t<decltype(shared_.monitor)>;
-    if constexpr (requires(const M& m) { m.samples_clients(); })
+    if constexpr (samples_clients)
       if (monitor().samples_clients()) worker_syncs_ = shared_.res.sync_bytes / (2ull * 4ull * d_);
   }
 
