@@ -92,4 +92,6 @@ expect_2 "--seeds: '1' is given twice" --seeds 1,01
 expect_2 "--seeds: names no seed" --seeds ,
 expect_2 "--fraction: " --fraction 0
 expect_2 "--fraction: " --fraction 1.5
+expect_2 "--fraction applies to --policy fedavg" --policy linear --fraction 0.5
+expect_2 "--workers-per-rank applies to --transport mpi" --workers-per-rank 2
 echo "fda-train sweep test passed"

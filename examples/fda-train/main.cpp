@@ -756,6 +756,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   s.workers_given = app.count("--workers") > 0;
+  if (s.workers_per_rank > 1 && s.transport != "mpi") {
+    std::fprintf(stderr, "fda-train: --workers-per-rank applies to --transport mpi (in-process, -k sets K)\n");
+    return 2;
+  }
+  if (s.fraction != 1.0 && std::find(s.policies.begin(), s.policies.end(), "fedavg") == s.policies.end()) {
+    std::fprintf(stderr, "fda-train: --fraction applies to --policy fedavg, which --policy %s does not name\n",
+                 s.policy_list.c_str());
+    return 2;
+  }
   if (s.transport == "zmq") return run_zmq_worker(s);
   if (s.workers > 4096 && (s.worker_threads == 0 || s.worker_threads >= s.workers)) {
     std::fprintf(stderr, "fda-train: K = %zu workers need a worker pool (--worker-threads T, e.g. auto): one OS thread "
