@@ -21,7 +21,7 @@ for cxx in "$@"; do
     flags=()
     case $h in
       fda/eigen.hpp) flags=(-isystem /usr/include/eigen3) ;;
-      fda/mpi.hpp | fda/mpi_cluster.hpp) read -r -a flags <<<"$mpi_flags" ;;
+      fda/mpi.hpp | fda/mpi/comm.hpp | fda/mpi/cluster.hpp) read -r -a flags <<<"$mpi_flags" ;;
       fda/torch.hpp | fda/torch/*)
         [ "$torch_flags" != none ] || { echo "skipped (no LibTorch): $h"; continue; }
         read -r -a flags <<<"$torch_flags"

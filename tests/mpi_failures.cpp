@@ -18,7 +18,6 @@
 
 #include <fda/aggregate.hpp>
 #include <fda/mpi.hpp>
-#include <fda/mpi_cluster.hpp>
 #include <fda/policy.hpp>
 
 namespace {

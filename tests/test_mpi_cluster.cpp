@@ -14,7 +14,7 @@
 #include <vector>
 
 #include <fda/aggregate.hpp>
-#include <fda/mpi_cluster.hpp>
+#include <fda/mpi.hpp>
 #include <fda/policy.hpp>
 #include <fda/testing.hpp>
 #include <fda/train.hpp>

@@ -30,7 +30,6 @@
 #include <boost/mpi/environment.hpp>
 
 #include <fda/mpi.hpp>
-#include <fda/mpi_cluster.hpp>
 #endif
 #ifdef FDA_TRAIN_ZMQ
 #include <fda/zmq.hpp>

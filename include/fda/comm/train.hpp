@@ -26,7 +26,7 @@ class mpi_cluster;
 namespace detail {
 
 /// Transports whose fda::train takes a worker factory rather than a worker
-/// (<fda/train.hpp>, <fda/mpi_cluster.hpp>).
+/// (<fda/train.hpp>, <fda/mpi.hpp>).
 template <class C>
 constexpr bool takes_factory = std::is_same_v<C, local_cluster> || std::is_same_v<C, mpi_cluster>;
 

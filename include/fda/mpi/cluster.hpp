@@ -46,14 +46,14 @@
 #include <utility>
 #include <vector>
 
-#include "comm/average_stats.hpp"
-#include "comm/local_cluster.hpp"
-#include "detail/average_share.hpp"
-#include "detail/traverse.hpp"
-#include "error.hpp"
-#include "mpi.hpp"
-#include "params.hpp"
-#include "train.hpp"
+#include "../comm/average_stats.hpp"
+#include "../comm/local_cluster.hpp"
+#include "../detail/average_share.hpp"
+#include "../detail/traverse.hpp"
+#include "../error.hpp"
+#include "comm.hpp"
+#include "../params.hpp"
+#include "../train.hpp"
 
 namespace fda {
 
